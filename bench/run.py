@@ -1,0 +1,338 @@
+#!/usr/bin/python3
+"""smbgate against its peers, in one run, against one private Samba on tmpfs.
+
+    /usr/bin/python3 bench/run.py [--runs 3] [--size-mib 1024] [--smbgate build/smbgate]
+
+Starts the test rig (tests/rig/samba.py) under /dev/shm, makes a random file on the share and
+one locally, and measures, each --runs times (median):
+  get   smbgate get, smbclient get, smbget --blocksize 1048576, rclone copyto (smb backend)
+  put   smbgate put, smbclient put, rclone copyto
+  ls    listing of the 10,000-file share: smbgate ls, smbclient ls, rclone lsf
+  connect  connect+login+tree connect+logoff: smbgate ls of an empty folder, smbclient -c exit,
+        rclone lsf of the empty folder
+  rss   peak RSS of every client during the get (/usr/bin/time -v)
+Every transfer is checked (size each run, SHA-256 on the first) so a broken tool cannot post a
+fast figure. A tool that fails prints FAILED and the run goes on. MB/s is 10^6 bytes per second;
+"smbgate vs" > 1 means smbgate is faster than that peer. Results also go to
+bench/results-<date>.json.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "rig"))
+from samba import SambaServer, BIG_FILES  # noqa: E402
+
+BIG = "bench-big.bin"
+TIMEOUT = 600
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def write_random(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 24)
+            f.write(os.urandom(n))
+            left -= n
+
+
+def tool_version(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (r.stdout or r.stderr).splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.results = []
+        self.smbgate = str(Path(args.smbgate).resolve())
+        self.have_time = os.access("/usr/bin/time", os.X_OK)
+
+    # -- running one command -----------------------------------------------------------------
+
+    def run_once(self, cmd, stdout_path=None, env=None):
+        """Runs cmd under /usr/bin/time -v; returns (seconds, rss_kib, error or None)."""
+        rss_file = os.path.join(self.work, "time.out")
+        full = (["/usr/bin/time", "-v", "-o", rss_file] if self.have_time else []) + cmd
+        if os.path.exists(rss_file):
+            os.unlink(rss_file)
+        out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+        e = dict(os.environ)
+        e.update(env or {})
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run(full, stdout=out, stderr=subprocess.PIPE, timeout=TIMEOUT, env=e)
+        except subprocess.TimeoutExpired:
+            return None, None, f"timeout after {TIMEOUT} s"
+        except OSError as ex:
+            return None, None, str(ex)
+        finally:
+            if stdout_path:
+                out.close()
+        secs = time.monotonic() - t0
+        rss = None
+        if self.have_time:
+            try:
+                for line in open(rss_file):
+                    if "Maximum resident set size" in line:
+                        rss = int(line.split(":")[1])
+            except (OSError, ValueError):
+                pass
+        if r.returncode != 0:
+            err = r.stderr.decode(errors="replace").strip().splitlines()
+            err = [l for l in err if not l.startswith("\tCommand ")]
+            return secs, rss, f"exit {r.returncode}: " + " | ".join(err[-3:])
+        return secs, rss, None
+
+    def measure(self, test, tool, cmd, runs, before=None, check=None, stdout_path=None,
+                env=None, nbytes=None):
+        times, rss_all, error = [], [], None
+        if shutil.which(cmd[0]) is None and not os.access(cmd[0], os.X_OK):
+            error = f"{cmd[0]} not installed"
+        for i in range(runs if error is None else 0):
+            if before:
+                before()
+            secs, rss, error = self.run_once(cmd, stdout_path, env)
+            if error is None and check:
+                error = check(first=(i == 0))
+            if error:
+                break
+            times.append(secs)
+            if rss:
+                rss_all.append(rss)
+        res = {"test": test, "tool": tool, "cmd": " ".join(cmd), "times_s": times,
+               "median_s": statistics.median(times) if times and not error else None,
+               "rss_kib": max(rss_all) if rss_all else None, "error": error}
+        if res["median_s"] and nbytes:
+            res["mb_s"] = nbytes / res["median_s"] / 1e6
+        self.results.append(res)
+        shown = "FAILED: " + error if error else (
+            f"{res['mb_s']:.0f} MB/s" if nbytes else f"{res['median_s']:.3f} s")
+        print(f"  {test:8} {tool:9} {shown}", flush=True)
+        return res
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def file_check(self, path, digest):
+        def check(first):
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                return f"{path} missing after the transfer"
+            if size != self.size:
+                return f"{path} has {size} bytes, expected {self.size}"
+            if first and sha256(path) != digest:
+                return f"{path}: SHA-256 differs from the source"
+            return None
+        return check
+
+    def rm(self, path):
+        def f():
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        return f
+
+    def ls_check(self, out_path):
+        def check(first):
+            n = sum(1 for l in open(out_path, errors="replace") if "small-" in l)
+            return None if n == BIG_FILES else f"listed {n} small-* entries, expected {BIG_FILES}"
+        return check
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self):
+        a = self.args
+        self.size = a.size_mib << 20
+        self.work = tempfile.mkdtemp(prefix="smbgate-bench-", dir=a.tmp_root)
+        try:
+            with SambaServer(tmp_root=a.tmp_root) as s:
+                self.s = s
+                self._run(s)
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+        self.report()
+
+    def _run(self, s):
+        a = self.args
+        runs, qruns = a.runs, a.quick_runs
+        uid = os.stat(s.share_path("plain")).st_uid
+        print(f"bench: Samba on {s.host}:{s.port} in {s.dir}; {a.size_mib} MiB files, "
+              f"{runs} runs ({qruns} for ls/connect), medians", flush=True)
+        remote_src = os.path.join(s.share_path("plain"), BIG)
+        write_random(remote_src, self.size)
+        os.chown(remote_src, uid, -1)
+        src_digest = sha256(remote_src)
+        local_src = os.path.join(self.work, "local-src.bin")
+        write_random(local_src, self.size)
+        local_digest = sha256(local_src)
+        empty = os.path.join(s.share_path("plain"), "empty")
+        os.mkdir(empty)
+        os.chown(empty, uid, -1)
+
+        rconf = os.path.join(self.work, "rclone.conf")
+        obscured = subprocess.run(["rclone", "obscure", s.password], capture_output=True,
+                                  text=True).stdout.strip() if shutil.which("rclone") else ""
+        with open(rconf, "w") as f:
+            f.write(f"[s]\ntype = smb\nhost = {s.host}\nport = {s.port}\nuser = {s.user}\n"
+                    f"pass = {obscured}\n")
+        renv = {"RCLONE_CONFIG": rconf}
+        smbc = ["smbclient", "-s", s.conf, "-p", str(s.port), "-U", f"{s.user}%{s.password}"]
+        out = os.path.join(self.work, "out.bin")
+        listing = os.path.join(self.work, "listing.txt")
+        up_name = "bench-up.bin"
+        up_remote = os.path.join(s.share_path("plain"), up_name)
+        sg = self.smbgate
+        want = a.only.split(",") if a.only else ["get", "put", "ls", "connect"]
+
+        if "get" in want:
+            chk = self.file_check(out, src_digest)
+            self.measure("get", "smbgate", [sg, "get", s.url("plain", BIG), out], runs,
+                         self.rm(out), chk, nbytes=self.size)
+            self.measure("get", "smbclient", smbc + [f"//{s.host}/plain", "-c",
+                         f"get {BIG} {out}"], runs, self.rm(out), chk, nbytes=self.size)
+            self.measure("get", "smbget", ["smbget", "-q", "-O", "--blocksize", "1048576",
+                         "-U", f"{s.user}%{s.password}",
+                         f"smb://{s.host}:{s.port}/plain/{BIG}"], runs, self.rm(out), chk,
+                         stdout_path=out, nbytes=self.size)
+            self.measure("get", "rclone", ["rclone", "copyto", f"s:plain/{BIG}", out], runs,
+                         self.rm(out), chk, env=renv, nbytes=self.size)
+            self.rm(out)()
+        if "put" in want:
+            chk = self.file_check(up_remote, local_digest)
+            self.measure("put", "smbgate", [sg, "put", local_src, s.url("plain", up_name)],
+                         runs, self.rm(up_remote), chk, nbytes=self.size)
+            self.measure("put", "smbclient", smbc + [f"//{s.host}/plain", "-c",
+                         f"put {local_src} {up_name}"], runs, self.rm(up_remote), chk,
+                         nbytes=self.size)
+            self.measure("put", "rclone", ["rclone", "copyto", local_src, f"s:plain/{up_name}"],
+                         runs, self.rm(up_remote), chk, env=renv, nbytes=self.size)
+            self.rm(up_remote)()
+        if "ls" in want:
+            chk = self.ls_check(listing)
+            self.measure("ls", "smbgate", [sg, "ls", s.url("big")], qruns, None, chk,
+                         stdout_path=listing)
+            self.measure("ls", "smbclient", smbc + [f"//{s.host}/big", "-c", "ls"], qruns,
+                         None, chk, stdout_path=listing)
+            self.measure("ls", "rclone", ["rclone", "lsf", "s:big"], qruns, None, chk,
+                         stdout_path=listing, env=renv)
+        if "connect" in want:
+            self.measure("connect", "smbgate", [sg, "ls", s.url("plain", "empty")], qruns)
+            self.measure("connect", "smbclient", smbc + [f"//{s.host}/plain", "-c", "exit"],
+                         qruns)
+            self.measure("connect", "rclone", ["rclone", "lsf", "s:plain/empty"], qruns,
+                         env=renv)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def get(self, test, tool):
+        for r in self.results:
+            if r["test"] == test and r["tool"] == tool:
+                return r
+        return None
+
+    def report(self):
+        print()
+        print(f"{'test':9}{'tool':11}{'result':>14}{'peak RSS':>12}   smbgate vs")
+        print("-" * 60)
+        ratios = {}
+        for r in self.results:
+            if r["error"]:
+                val = "FAILED"
+            elif "mb_s" in r:
+                val = f"{r['mb_s']:.0f} MB/s"
+            else:
+                val = f"{r['median_s']:.3f} s"
+            rss = f"{r['rss_kib'] / 1024:.1f} MiB" if r["rss_kib"] else "-"
+            ratio = ""
+            me = self.get(r["test"], "smbgate")
+            if r["tool"] != "smbgate" and me and not me["error"] and not r["error"]:
+                if "mb_s" in r:
+                    q = me["mb_s"] / r["mb_s"]
+                else:
+                    q = r["median_s"] / me["median_s"]
+                ratios[(r["test"], r["tool"])] = q
+                ratio = f"{q:.2f}x"
+            print(f"{r['test']:9}{r['tool']:11}{val:>14}{rss:>12}   {ratio}")
+            if r["error"]:
+                print(f"{'':20}{r['error'][:200]}")
+        me = self.get("get", "smbgate")
+        if me and me["rss_kib"]:
+            print(f"\npeak RSS of smbgate during the {self.args.size_mib} MiB get: "
+                  f"{me['rss_kib'] / 1024:.1f} MiB")
+        targets = [
+            ("get >= 1.0x smbget", ("get", "smbget"), 1.0),
+            ("get >= 1.5x smbclient", ("get", "smbclient"), 1.5),
+            ("put >= 1.5x smbclient", ("put", "smbclient"), 1.5),
+            ("ls faster than smbclient", ("ls", "smbclient"), 1.0),
+        ]
+        print("\ntargets (issue 2):")
+        for name, key, lim in targets:
+            q = ratios.get(key)
+            print(f"  {name:28} {'-' if q is None else f'{q:.2f}x':>7}  "
+                  f"{'n/a' if q is None else ('met' if q >= lim else 'NOT met')}")
+        if me and me["rss_kib"]:
+            ok = me["rss_kib"] < 16 * 1024
+            print(f"  {'peak RSS < 16 MiB (get)':28} {me['rss_kib'] / 1024:>5.1f}Mi  "
+                  f"{'met' if ok else 'NOT met'}")
+
+        doc = {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "host": {"kernel": platform.release(), "cpus": os.cpu_count()},
+            "versions": {"samba": tool_version(["smbd", "--version"]),
+                         "rclone": tool_version(["rclone", "--version"]),
+                         "smbgate": tool_version([self.smbgate, "--version"])},
+            "size_bytes": self.size, "runs": self.args.runs,
+            "quick_runs": self.args.quick_runs, "results": self.results,
+            "ratios": {f"{t}/{p}": q for (t, p), q in ratios.items()},
+        }
+        path = self.args.json or str(
+            REPO / "bench" / f"results-{datetime.datetime.now():%Y%m%d-%H%M%S}.json")
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"\nresults: {path}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs per transfer (median)")
+    ap.add_argument("--quick-runs", type=int, default=10, help="runs for ls and connect")
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--smbgate", default=str(REPO / "build" / "smbgate"))
+    ap.add_argument("--tmp-root", default="/dev/shm")
+    ap.add_argument("--only", help="comma list of get,put,ls,connect")
+    ap.add_argument("--json", help="output path (default bench/results-<date>.json)")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (smbd needs it)")
+    Bench(a).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+/* smbgate SMB client API: one connection, one session, one tree (share) per struct smb_client.
+ *
+ * The core is asynchronous: every *_async call either fails at once (returns < 0 and its
+ * callback never runs) or returns 0 and its callback runs exactly once, from inside
+ * smb_client_service() (or a blocking call that services the connection). Many requests may be
+ * in flight together; they complete in any order. Buffers and out-pointers passed to an async
+ * call are borrowed until its callback runs.
+ *
+ * The blocking calls are thin wrappers: submit, then service until the callback has run. They
+ * must not be called from inside a callback.
+ *
+ * Nothing here depends on the dialect (SMB1 or SMB2/3): it is chosen at connect time and hidden
+ * behind an ops table.
+ *
+ * Paths are UTF-8, '/'-separated, relative to the share root ("" is the root). Errors are
+ * negative SMBG_E* values (smbgate/err.h); smb_client_errmsg() gives a one-line message naming
+ * the operation, the path and the server's status.
+ */
+#ifndef SMBGATE_SMB_H
+#define SMBGATE_SMB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "smbgate/err.h"
+
+struct smb_url; /* util/url.h */
+struct smb_client;
+struct smb_file;
+
+/* What smb_client_connect had reached (for `smbgate test` and messages). */
+enum smb_stage {
+	SMB_STAGE_NONE = 0,
+	SMB_STAGE_RESOLVE,   /* resolving the host name */
+	SMB_STAGE_CONNECT,   /* TCP connect (and NetBIOS session request) */
+	SMB_STAGE_NEGOTIATE, /* dialect negotiation */
+	SMB_STAGE_LOGIN,     /* session setup (authentication) */
+	SMB_STAGE_TREE,      /* tree connect to the share */
+	SMB_STAGE_READY      /* connected; file operations possible */
+};
+
+struct smb_stat {
+	uint64_t size;
+	uint64_t alloc_size;
+	struct timespec btime, atime, mtime, ctime;
+	uint32_t attributes; /* FILE_ATTRIBUTE_* */
+	int is_dir;
+	uint64_t file_id; /* server's file index, 0 when unknown */
+	uint32_t nlink;
+};
+
+struct smb_statfs {
+	uint64_t block_size; /* bytes per allocation unit */
+	uint64_t total_blocks;
+	uint64_t free_blocks;  /* free to the caller (quota applied) */
+	uint64_t avail_blocks; /* actually free on the volume */
+};
+
+/* Open flags (combine). Without SMB_O_CREATE the file must exist. */
+#define SMB_O_READ   0x0001
+#define SMB_O_WRITE  0x0002
+#define SMB_O_CREATE 0x0004 /* create if missing */
+#define SMB_O_EXCL   0x0008 /* with CREATE: fail if it exists (SMBG_EEXIST) */
+#define SMB_O_TRUNC  0x0010 /* truncate to 0 (overwrite) */
+#define SMB_O_DIR    0x0020 /* must be a directory (with CREATE: make a directory) */
+#define SMB_O_FILE   0x0040 /* must not be a directory */
+#define SMB_O_DELETE 0x0080 /* DELETE access (needed to rename or delete by handle) */
+#define SMB_O_ATTR   0x0100 /* only read/write attributes (stat, set times) */
+
+/* Called once per directory entry ("." and ".." are skipped). Return 0 to go on, < 0 to stop
+ * the listing with that error. name is borrowed for the call. */
+typedef int (*smb_dirent_fn)(void *priv, const char *name, const struct smb_stat *st);
+
+/* Completion callback. rc: >= 0 success (bytes for read/write, else 0), < 0 an SMBG_E* error. */
+typedef void (*smb_cb)(struct smb_client *c, int rc, void *priv);
+
+/* ---- Connection ---- */
+
+/* Creates a client for url (copied). NULL on allocation failure. Does not connect. */
+struct smb_client *smb_client_new(const struct smb_url *url);
+/* Resolves, connects, negotiates, logs in and connects to the share (blocking, with the
+ * connect timeout). On failure smb_client_stage() tells which step failed. */
+int smb_client_connect(struct smb_client *c);
+/* Tree disconnect, logoff, close (blocking, best effort), then frees. NULL is a no-op.
+ * Open files are closed first. */
+void smb_client_free(struct smb_client *c);
+/* Seconds for connect and for any single request before the connection is declared dead
+ * (default 30; 0 = none). */
+void smb_client_set_timeout(struct smb_client *c, int seconds);
+
+enum smb_stage smb_client_stage(const struct smb_client *c);
+/* One-line description of the last error ("open docs/a.txt: STATUS_OBJECT_NAME_NOT_FOUND
+ * (no such file or directory)"). Never NULL; borrowed until the next call on c. */
+const char *smb_client_errmsg(const struct smb_client *c);
+/* The last NTSTATUS the server returned for a failed request (0 if none). */
+uint32_t smb_client_ntstatus(const struct smb_client *c);
+/* Negotiated dialect (SMB_DIALECT_* from util/url.h), and whether signing/encryption is on. */
+uint16_t smb_client_dialect(const struct smb_client *c);
+int smb_client_signing(const struct smb_client *c);
+int smb_client_encryption(const struct smb_client *c);
+/* Largest payload of one READ / WRITE request (URL buffer sizes applied). */
+uint32_t smb_client_max_read(const struct smb_client *c);
+uint32_t smb_client_max_write(const struct smb_client *c);
+/* Base path inside the share from the URL ("" for the root); borrowed. */
+const char *smb_client_base_path(const struct smb_client *c);
+
+/* ---- Event-loop integration ---- */
+
+/* The socket to poll, and the poll events it needs now (POLLIN, plus POLLOUT when output is
+ * queued). */
+int smb_client_fd(const struct smb_client *c);
+short smb_client_events(const struct smb_client *c);
+/* Does all I/O that is ready (non-blocking) and runs the callbacks of completed requests.
+ * Returns 0, or < 0 when the connection failed (all pending callbacks have then run with
+ * an error). */
+int smb_client_service(struct smb_client *c, short revents);
+/* Number of requests waiting for a response. */
+size_t smb_client_pending(const struct smb_client *c);
+
+/* ---- Asynchronous operations ---- */
+
+int smb_open_async(struct smb_client *c, const char *path, int flags, struct smb_file **out,
+		   smb_cb cb, void *priv);
+/* Closes and frees f (also when the close fails on the wire). */
+int smb_close_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+/* One request: len <= smb_client_max_read(c). rc = bytes read, 0 at end of file. */
+int smb_pread_async(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off,
+		    smb_cb cb, void *priv);
+/* One request: len <= smb_client_max_write(c). rc = bytes written. */
+int smb_pwrite_async(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
+		     uint64_t off, smb_cb cb, void *priv);
+int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
+		    void *priv);
+int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+
+/* ---- Blocking operations (submit + service until done) ---- */
+
+int smb_open(struct smb_client *c, const char *path, int flags, struct smb_file **out);
+int smb_close(struct smb_client *c, struct smb_file *f);
+/* Reads up to len bytes at off, keeping several requests in flight when len is larger than one
+ * request. Returns bytes read (short only at end of file) or < 0. */
+ssize_t smb_pread(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off);
+ssize_t smb_pwrite(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
+		   uint64_t off);
+int smb_fstat(struct smb_client *c, struct smb_file *f, struct smb_stat *st);
+int smb_flush(struct smb_client *c, struct smb_file *f);
+int smb_ftruncate(struct smb_client *c, struct smb_file *f, uint64_t size);
+/* Sets times; a NULL or {0, UTIME_OMIT} timespec leaves that time unchanged. */
+int smb_futimens(struct smb_client *c, struct smb_file *f, const struct timespec *atime,
+		 const struct timespec *mtime);
+
+int smb_stat(struct smb_client *c, const char *path, struct smb_stat *st);
+/* Lists a directory, all rounds; fn is called for each entry. */
+int smb_readdir(struct smb_client *c, const char *path, smb_dirent_fn fn, void *priv);
+int smb_mkdir(struct smb_client *c, const char *path);
+int smb_rmdir(struct smb_client *c, const char *path);
+int smb_unlink(struct smb_client *c, const char *path);
+/* Renames from -> to (both share-relative). replace: overwrite an existing file. */
+int smb_rename(struct smb_client *c, const char *from, const char *to, int replace);
+int smb_statfs(struct smb_client *c, const char *path, struct smb_statfs *st);
+int smb_echo(struct smb_client *c);
+
+/* ---- Streaming transfers with a window of requests in flight, delivered in order ---- */
+
+/* Called with consecutive chunks of the file, in order. Return 0 to go on, < 0 to abort. */
+typedef int (*smb_sink_fn)(void *priv, const void *buf, size_t len);
+/* Fills buf with up to len bytes; returns bytes (0 at end) or < 0 to abort. */
+typedef ssize_t (*smb_source_fn)(void *priv, void *buf, size_t len);
+
+/* Reads from off to end of file (or len bytes when len != UINT64_MAX) and feeds sink. *done
+ * (optional) receives the number of bytes delivered. */
+int smb_read_stream(struct smb_client *c, struct smb_file *f, uint64_t off, uint64_t len,
+		    smb_sink_fn sink, void *priv, uint64_t *done);
+/* Writes everything source yields, from off on. *done receives the bytes written. */
+int smb_write_stream(struct smb_client *c, struct smb_file *f, uint64_t off, smb_source_fn source,
+		     void *priv, uint64_t *done);
+
+#endif

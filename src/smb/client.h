@@ -1,0 +1,68 @@
+/* Internal state of struct smb_client, shared by the dialect-neutral layer (client.c,
+ * fileops.c, stream.c) and the dialect implementations. */
+#ifndef SMBGATE_CLIENT_H
+#define SMBGATE_CLIENT_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "smbgate/smb.h"
+#include "smb/dialect.h"
+#include "smb/transport/transport.h"
+#include "util/url.h"
+
+struct smb2_state; /* smb/smb2/smb2.h */
+
+struct smb_file {
+	struct smb_file *next, *prev; /* the client's open files, closed at teardown */
+	uint8_t fid[16];              /* SMB2 FileId (persistent, volatile); SMB1 uses fid16 */
+	uint16_t fid16;
+	int is_dir;
+	char *path; /* share-relative, for messages */
+	/* directory listing state */
+	int dir_started, dir_done;
+};
+
+struct smb_client {
+	struct smb_url url;
+	const struct smb_dialect_ops *ops;
+	struct smb_link t;
+	enum smb_stage stage;
+	int timeout_ms;
+	int dead; /* connection failed: the error every later call gets */
+	char errmsg[512];
+	uint32_t last_status;
+	uint16_t dialect;
+	int signing, encryption;
+	uint32_t max_read, max_write, max_trans;
+	struct smb_file *files;
+	struct smb2_state *s2;
+	void *s1;
+	int in_callback;
+};
+
+/* Formats "op path: STATUS_NAME (description)" into c->errmsg and returns err. status may be 0
+ * (then only the error's description is used). */
+int smb_fail(struct smb_client *c, int err, uint32_t status, const char *op, const char *path);
+/* Free-form message into c->errmsg; returns err. */
+int smb_failf(struct smb_client *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Marks the connection dead with err, fails every pending request (their callbacks run). */
+void smb_conn_fail(struct smb_client *c, int err, const char *why);
+
+/* Services the connection until *done is non-zero (or the connection dies / times out). */
+int smb_wait(struct smb_client *c, const int *done);
+
+/* Tracks open files for teardown. */
+struct smb_file *smb_file_new(struct smb_client *c, const char *path);
+void smb_file_free(struct smb_client *c, struct smb_file *f);
+
+/* Monotonic milliseconds. */
+int64_t smb_now_ms(void);
+
+/* NT FILETIME <-> timespec. */
+void smb_filetime_to_timespec(uint64_t ft, struct timespec *ts);
+uint64_t smb_timespec_to_filetime(const struct timespec *ts);
+
+#endif

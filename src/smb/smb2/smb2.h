@@ -1,0 +1,286 @@
+/* SMB2/3 internals (MS-SMB2). One file per command encodes its request and decodes its
+ * response; conn.c owns message ids, credits, signing, encryption and dispatch; check.c
+ * validates every response before command code sees it. */
+#ifndef SMBGATE_SMB2_H
+#define SMBGATE_SMB2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/kdf.h"
+#include "crypto/seal.h"
+#include "crypto/sign.h"
+#include "smb/client.h"
+#include "util/cursor.h"
+#include "util/wbuf.h"
+
+/* 2.2.1 SMB2 header */
+#define SMB2_HDR_SIZE       64
+#define SMB2_TRANSFORM_SIZE 52
+
+enum smb2_command {
+	SMB2_NEGOTIATE = 0x00,
+	SMB2_SESSION_SETUP = 0x01,
+	SMB2_LOGOFF = 0x02,
+	SMB2_TREE_CONNECT = 0x03,
+	SMB2_TREE_DISCONNECT = 0x04,
+	SMB2_CREATE = 0x05,
+	SMB2_CLOSE = 0x06,
+	SMB2_FLUSH = 0x07,
+	SMB2_READ = 0x08,
+	SMB2_WRITE = 0x09,
+	SMB2_LOCK = 0x0A,
+	SMB2_IOCTL = 0x0B,
+	SMB2_CANCEL = 0x0C,
+	SMB2_ECHO = 0x0D,
+	SMB2_QUERY_DIRECTORY = 0x0E,
+	SMB2_CHANGE_NOTIFY = 0x0F,
+	SMB2_QUERY_INFO = 0x10,
+	SMB2_SET_INFO = 0x11,
+	SMB2_OPLOCK_BREAK = 0x12,
+	SMB2_NCOMMANDS = 0x13
+};
+
+#define SMB2_FLAGS_SERVER_TO_REDIR   0x00000001
+#define SMB2_FLAGS_ASYNC_COMMAND     0x00000002
+#define SMB2_FLAGS_RELATED           0x00000004
+#define SMB2_FLAGS_SIGNED            0x00000008
+#define SMB2_FLAGS_DFS_OPERATIONS    0x10000000
+
+/* NTSTATUS values the protocol logic itself looks at */
+#define STATUS_SUCCESS                  0x00000000u
+#define STATUS_PENDING                  0x00000103u
+#define STATUS_BUFFER_OVERFLOW          0x80000005u
+#define STATUS_NO_MORE_FILES            0x80000006u
+#define STATUS_MORE_PROCESSING_REQUIRED 0xC0000016u
+#define STATUS_END_OF_FILE              0xC0000011u
+#define STATUS_NETWORK_SESSION_EXPIRED  0xC000035Cu
+#define STATUS_USER_SESSION_DELETED     0xC0000203u
+
+/* 2.2.3 NEGOTIATE */
+#define SMB2_NEGOTIATE_SIGNING_ENABLED  0x0001
+#define SMB2_NEGOTIATE_SIGNING_REQUIRED 0x0002
+#define SMB2_GLOBAL_CAP_DFS             0x00000001
+#define SMB2_GLOBAL_CAP_LEASING         0x00000002
+#define SMB2_GLOBAL_CAP_LARGE_MTU       0x00000004
+#define SMB2_GLOBAL_CAP_MULTI_CHANNEL   0x00000008
+#define SMB2_GLOBAL_CAP_ENCRYPTION      0x00000040
+#define SMB2_PREAUTH_INTEGRITY_CAPABILITIES 0x0001
+#define SMB2_ENCRYPTION_CAPABILITIES        0x0002
+#define SMB2_SIGNING_CAPABILITIES           0x0008
+#define SMB2_PREAUTH_SHA512                 0x0001
+
+/* 2.2.6 SESSION_SETUP response flags */
+#define SMB2_SESSION_FLAG_IS_GUEST     0x0001
+#define SMB2_SESSION_FLAG_IS_NULL      0x0002
+#define SMB2_SESSION_FLAG_ENCRYPT_DATA 0x0004
+
+/* 2.2.10 TREE_CONNECT response */
+#define SMB2_SHARE_TYPE_DISK          0x01
+#define SMB2_SHAREFLAG_ENCRYPT_DATA   0x00008000
+
+/* 2.2.13 CREATE */
+#define FILE_READ_DATA         0x00000001
+#define FILE_LIST_DIRECTORY    0x00000001
+#define FILE_WRITE_DATA        0x00000002
+#define FILE_APPEND_DATA       0x00000004
+#define FILE_READ_EA           0x00000008
+#define FILE_WRITE_EA          0x00000010
+#define FILE_READ_ATTRIBUTES   0x00000080
+#define FILE_WRITE_ATTRIBUTES  0x00000100
+#define DELETE_ACCESS          0x00010000
+#define READ_CONTROL           0x00020000
+#define SYNCHRONIZE            0x00100000
+#define FILE_SHARE_READ        0x1
+#define FILE_SHARE_WRITE       0x2
+#define FILE_SHARE_DELETE      0x4
+#define FILE_SUPERSEDE         0
+#define FILE_OPEN              1
+#define FILE_CREATE            2
+#define FILE_OPEN_IF           3
+#define FILE_OVERWRITE         4
+#define FILE_OVERWRITE_IF      5
+#define FILE_DIRECTORY_FILE    0x00000001
+#define FILE_NON_DIRECTORY_FILE 0x00000040
+#define FILE_DELETE_ON_CLOSE   0x00001000
+#define FILE_ATTRIBUTE_READONLY  0x0001
+#define FILE_ATTRIBUTE_HIDDEN    0x0002
+#define FILE_ATTRIBUTE_DIRECTORY 0x0010
+#define FILE_ATTRIBUTE_NORMAL    0x0080
+#define SMB2_IMPERSONATION_IMPERSONATION 2
+
+/* 2.2.33 QUERY_DIRECTORY; 2.2.37 QUERY_INFO (MS-FSCC 2.4 / 2.5 classes) */
+#define SMB2_RESTART_SCANS              0x01
+#define FILE_ID_FULL_DIRECTORY_INFORMATION 0x26
+#define SMB2_0_INFO_FILE       0x01
+#define SMB2_0_INFO_FILESYSTEM 0x02
+#define FILE_BASIC_INFORMATION       4
+#define FILE_STANDARD_INFORMATION    5
+#define FILE_RENAME_INFORMATION      10
+#define FILE_DISPOSITION_INFORMATION 13
+#define FILE_ALL_INFORMATION         18
+#define FILE_END_OF_FILE_INFORMATION 20
+#define FILE_FS_FULL_SIZE_INFORMATION 7
+#define SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB 0x0001
+
+struct smb2_req;
+
+/* A validated response: the whole SMB2 message (header + body), borrowed for the call. */
+struct smb2_msg {
+	const uint8_t *p;
+	size_t len;
+	uint32_t status;
+	uint16_t command;
+	uint32_t flags;
+	uint64_t session_id;
+	uint32_t tree_id;
+	uint64_t async_id;
+};
+
+/* Called once with the response (err 0, m set) or a failure (err < 0, m NULL). */
+typedef void (*smb2_done_fn)(struct smb_client *c, struct smb2_req *r, int err,
+			     const struct smb2_msg *m);
+
+struct smb2_req {
+	struct smb2_req *next; /* hash chain or credit wait queue */
+	uint64_t msg_id;
+	uint16_t command;
+	uint16_t charge;       /* credits this request costs (>= 1) */
+	uint32_t payload_size; /* bytes moved (for the credit charge) */
+	int64_t deadline;
+	int no_sign;        /* negotiate/session setup before keys exist */
+	int verify_in_done; /* session setup: the handler verifies the signature itself */
+	int preauth;        /* 3.1.1: hash the request and response into the preauth hash */
+	int related;        /* part of a compound (related to the previous) */
+	struct wbuf pdu;    /* 4 spare bytes + header + body; the payload is separate */
+	const void *payload;
+	size_t payload_len;
+	smb2_done_fn done;
+	/* user completion */
+	smb_cb cb;
+	void *priv;
+	/* command context (a few generic slots saves an allocation per request) */
+	void *ctx;
+	void *out;
+	void *out2;
+	struct smb_file *file;
+	uint64_t u64;
+};
+
+#define SMB2_PENDING_BUCKETS 256
+
+struct smb2_state {
+	uint64_t next_msg_id;
+	uint32_t credits; /* granted and not yet spent */
+	int large_mtu;
+	uint16_t server_security_mode;
+	uint32_t server_caps;
+	uint8_t client_guid[16];
+	uint8_t server_guid[16];
+	uint64_t session_id;
+	uint32_t tree_id;
+	uint32_t share_flags;
+	uint16_t session_flags;
+	int signing_required; /* sign every request, require signed responses */
+	int encrypt;          /* encrypt every request after session setup */
+	enum smb2_sign_alg sign_alg;
+	enum smb2_cipher cipher;
+	struct smb2_keys keys;
+	int have_keys;
+	uint8_t preauth[64];         /* connection preauth hash (after NEGOTIATE) */
+	uint8_t session_preauth[64]; /* session preauth hash (during SESSION_SETUP) */
+	uint64_t nonce_counter;
+	uint8_t nonce_salt[4];
+	struct smb2_req *pending[SMB2_PENDING_BUCKETS];
+	size_t npending;
+	struct smb2_req *waitq_head, *waitq_tail; /* waiting for credits */
+	uint8_t *security_blob; /* from NEGOTIATE (SPNEGO hint) */
+	size_t security_blob_len;
+};
+
+/* ---- conn.c ---- */
+int smb2_state_init(struct smb_client *c);
+/* Allocates a request whose pdu holds 4 spare bytes and a zeroed 64-byte header. */
+struct smb2_req *smb2_req_new(struct smb_client *c, uint16_t command, smb2_done_fn done);
+void smb2_req_free(struct smb2_req *r);
+/* Finishes the header (ids, credits, flags), signs, encrypts, queues. Takes r: on failure r is
+ * freed and its done is NOT called. */
+int smb2_submit(struct smb_client *c, struct smb2_req *r);
+/* Handles one frame from the transport (a message, a compound or a transform). */
+int smb2_frame(struct smb_client *c, uint8_t *buf, size_t len);
+void smb2_fail_all(struct smb_client *c, int err);
+/* 1 when a request has waited past its deadline. */
+int smb2_expired(struct smb_client *c, int64_t now);
+size_t smb2_pending(const struct smb_client *c);
+void smb2_state_free(struct smb_client *c);
+/* Verifies a signed message with the session's signing key. */
+int smb2_verify(struct smb_client *c, const uint8_t *msg, size_t len);
+/* Writes the 16-byte file id. */
+void smb2_put_fid(struct wbuf *b, const struct smb_file *f);
+/* Helper for done handlers: maps a non-success status to an error and sets the message. */
+int smb2_status_err(struct smb_client *c, const struct smb2_msg *m, const char *op,
+		    const char *path);
+/* Done handler for responses that carry nothing we need: maps the status; r->ctx names the
+ * operation (a static string) and r->file the path in a failure message. */
+void smb2_done_status(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m);
+/* Calls the request's user callback (if any) with rc. */
+void smb2_complete(struct smb_client *c, struct smb2_req *r, int rc);
+/* Encodes a share-relative '/' path as UTF-16LE with '\' separators. */
+int smb2_put_path(struct wbuf *b, const char *path);
+
+/* ---- check.c: the central validator ---- */
+/* Validates the header and the command's fixed body part; fills m. */
+int smb2_check_message(const uint8_t *p, size_t len, struct smb2_msg *m);
+/* A sub-cursor over [off, off+len) of the message, with off counted from the header start.
+ * len 0 gives an empty cursor whatever off is. */
+int smb2_msg_buffer(const struct smb2_msg *m, uint32_t off, uint32_t len, struct cursor *out);
+
+/* ---- commands ---- */
+int smb2_negotiate(struct smb_client *c);
+int smb2_session_setup(struct smb_client *c);
+int smb2_tree_connect(struct smb_client *c);
+void smb2_logout(struct smb_client *c);
+int smb2_open(struct smb_client *c, const char *path, int flags, int options,
+	      struct smb_file **out, struct smb_stat *st, smb_cb cb, void *priv);
+int smb2_close(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+int smb2_read(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off,
+	      smb_cb cb, void *priv);
+int smb2_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
+	       uint64_t off, smb_cb cb, void *priv);
+int smb2_flush(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+int smb2_fstat(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
+	       void *priv);
+int smb2_readdir(struct smb_client *c, struct smb_file *f, smb_dirent_fn fn, void *fpriv,
+		 smb_cb cb, void *priv);
+int smb2_statfs(struct smb_client *c, struct smb_file *f, struct smb_statfs *st, smb_cb cb,
+		void *priv);
+int smb2_set_times(struct smb_client *c, struct smb_file *f, uint64_t atime, uint64_t mtime,
+		   smb_cb cb, void *priv);
+int smb2_set_size(struct smb_client *c, struct smb_file *f, uint64_t size, smb_cb cb,
+		  void *priv);
+int smb2_set_delete(struct smb_client *c, struct smb_file *f, int del, smb_cb cb, void *priv);
+int smb2_rename(struct smb_client *c, struct smb_file *f, const char *to, int replace, smb_cb cb,
+		void *priv);
+int smb2_echo(struct smb_client *c, smb_cb cb, void *priv);
+
+/* Parsers exposed for unit tests and fuzz targets (pure functions over a validated message). */
+struct smb2_negotiate_resp {
+	uint16_t security_mode;
+	uint16_t dialect;
+	uint8_t server_guid[16];
+	uint32_t capabilities;
+	uint32_t max_trans, max_read, max_write;
+	uint16_t preauth_hash_alg; /* 3.1.1 */
+	uint16_t cipher;
+	uint16_t sign_alg;
+	int have_sign_ctx;
+	const uint8_t *blob;
+	size_t blob_len;
+};
+int smb2_negotiate_parse(const struct smb2_msg *m, struct smb2_negotiate_resp *r);
+int smb2_create_parse(const struct smb2_msg *m, uint8_t fid[16], struct smb_stat *st);
+int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *priv);
+int smb2_allinfo_parse(const uint8_t *p, size_t len, struct smb_stat *st);
+int smb2_fsinfo_parse(const uint8_t *p, size_t len, struct smb_statfs *st);
+
+#endif
