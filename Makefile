@@ -4,6 +4,7 @@
 #   make bench      smbgate against smbclient, smbget and rclone on the same Samba
 
 SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
 PY := /usr/bin/python3
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 10

@@ -127,21 +127,25 @@ int cli_fail_local(const char *cmd, const char *op, const char *path, int errnum
 	return cli_errorf(cmd, CLI_EXIT_ERROR, "%s %s: %s", op, cli_safe(path), strerror(errnum));
 }
 
-/* "STATUS_X (description)" when the client's last NTSTATUS explains err, else
- * the description alone (local, socket and protocol errors have no status). */
+/* "STATUS_X (description)" when the client's last NTSTATUS explains err. Otherwise the
+ * description, and for protocol-level failures (no status to show) the library's own account
+ * of what went wrong, which is the only useful part of such a message. */
 static void status_text(const struct cli_conn *cc, int err, char *buf, size_t n)
 {
 	uint32_t st = cc->c ? smb_client_ntstatus(cc->c) : 0;
 
 	if (st != 0 && smbg_err_from_ntstatus(st) == err)
 		snprintf(buf, n, "%s (%s)", smbg_ntstatus_name(st), smbg_strerror(err));
+	else if (cc->c && (err == SMBG_EPROTO || err == SMBG_ECRYPTO || err == SMBG_ENOPROTO ||
+			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG))
+		snprintf(buf, n, "%s (%s)", smbg_strerror(err), cli_safe(smb_client_errmsg(cc->c)));
 	else
 		snprintf(buf, n, "%s", smbg_strerror(err));
 }
 
 int cli_fail(struct cli_conn *cc, int err, const char *op, const char *path)
 {
-	char st[256];
+	char st[512];
 	enum smb_stage stage = cc->c ? smb_client_stage(cc->c) : SMB_STAGE_NONE;
 
 	status_text(cc, err, st, sizeof(st));
@@ -260,26 +264,6 @@ static int password_from_file(const char *cmd, const char *path, char **out)
 	return 0;
 }
 
-static const char *stage_verb(enum smb_stage stage)
-{
-	switch (stage) {
-	case SMB_STAGE_NONE:
-	case SMB_STAGE_RESOLVE:
-		return "resolve host";
-	case SMB_STAGE_CONNECT:
-		return "connect";
-	case SMB_STAGE_NEGOTIATE:
-		return "negotiate";
-	case SMB_STAGE_LOGIN:
-		return "log in";
-	case SMB_STAGE_TREE:
-		return "connect to share";
-	case SMB_STAGE_READY:
-		break;
-	}
-	return "connect";
-}
-
 int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const struct cli_opts *o)
 {
 	int rc = cli_url_parse(cc, cmd, url_str);
@@ -311,7 +295,7 @@ int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const
 	rc = smb_client_connect(cc->c);
 	if (rc < 0) {
 		enum smb_stage stage = smb_client_stage(cc->c);
-		char st[256], what[512];
+		char st[512], what[512];
 		unsigned port = u->port					? u->port
 				: u->transport == SMB_TRANSPORT_NETBIOS ? 139
 									: 445;
@@ -324,10 +308,13 @@ int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const
 				 u->user ? cli_safe(u->user) : "guest", cc->where);
 		else if (stage == SMB_STAGE_TREE)
 			snprintf(what, sizeof(what), "connect to share %s", cc->where);
-		else if (stage <= SMB_STAGE_RESOLVE)
+		else if (stage == SMB_STAGE_RESOLVE)
 			snprintf(what, sizeof(what), "resolve host %s", cli_safe(u->host));
+		else if (stage == SMB_STAGE_NONE) /* refused before any I/O (URL options) */
+			snprintf(what, sizeof(what), "connect to %s", cc->where);
 		else
-			snprintf(what, sizeof(what), "%s to %s:%u", stage_verb(stage),
+			snprintf(what, sizeof(what), "%s %s:%u",
+				 stage == SMB_STAGE_NEGOTIATE ? "negotiate with" : "connect to",
 				 cli_safe(u->host), port);
 		fprintf(stderr, "smbgate %s: %s: %s\n", cmd, what, st);
 		return cli_exit_code(rc, stage);

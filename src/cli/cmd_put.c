@@ -219,6 +219,7 @@ int cmd_put(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	rc = 0;
 	local = o.args[0];
 	/* Local checks first: no connection for a name that cannot work. */
 	if (strcmp(local, "-") == 0) {

@@ -30,7 +30,7 @@ static const struct cli_cmd_spec test_spec = {
 
 static void step(const char *what, const char *result)
 {
-	printf("%-48s %s\n", what, result);
+	printf("%-46s  %s\n", what, result);
 	fflush(stdout);
 }
 
@@ -161,6 +161,8 @@ int cmd_test(int argc, char **argv)
 			failed = SMB_STAGE_READY;
 		else if (cc.c == NULL) /* the URL or the password source failed */
 			goto out;
+		if (failed == SMB_STAGE_NONE) /* refused before any I/O: the URL's options */
+			step("check the URL's options", "FAILED");
 		for (enum smb_stage s = SMB_STAGE_RESOLVE; s < SMB_STAGE_READY && cc.c; s++) {
 			if (s == SMB_STAGE_RESOLVE)
 				snprintf(what, sizeof(what), "resolve %s", cli_safe(u->host));
@@ -185,8 +187,7 @@ int cmd_test(int argc, char **argv)
 				step(what, res);
 			} else if (s < failed) {
 				step(what, "ok");
-			} else if (s == failed ||
-				   (failed == SMB_STAGE_NONE && s == SMB_STAGE_RESOLVE)) {
+			} else if (s == failed) {
 				step(what, "FAILED");
 				break;
 			}

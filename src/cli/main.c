@@ -107,7 +107,12 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < N_SUBCOMMANDS; k++)
 		if (strcmp(argv[i], subcommands[k].name) == 0)
 			return subcommands[k].run(argc - i, argv + i);
-	if (strcmp(argv[i], "help") == 0) {
+	if (strcmp(argv[i], "help") == 0 && i + 1 < argc) { /* `smbgate help get` */
+		char *args[] = {argv[i + 1], "--help", NULL};
+		for (size_t k = 0; k < N_SUBCOMMANDS; k++)
+			if (strcmp(argv[i + 1], subcommands[k].name) == 0)
+				return subcommands[k].run(2, args);
+	} else if (strcmp(argv[i], "help") == 0) {
 		usage_print(stdout);
 		return 0;
 	}

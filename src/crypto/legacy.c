@@ -22,7 +22,7 @@ static struct {
 	EVP_CIPHER *rc4;
 	EVP_CIPHER *des;
 } L;
-static pthread_once_t legacy_once = PTHREAD_ONCE_INIT;
+static pthread_once_t legacy_once_ctl = PTHREAD_ONCE_INIT;
 
 static void legacy_init(void)
 {
@@ -40,12 +40,13 @@ static void legacy_init(void)
 	L.des = EVP_CIPHER_fetch(L.libctx, "DES-ECB", NULL);
 }
 
-static int legacy_ready(const void *alg)
+/* Runs the one-time fetch, then says whether alg (read only after it) is there. The macro
+ * keeps the read after the pthread_once call. */
+static int legacy_once(void)
 {
-	if (pthread_once(&legacy_once, legacy_init) != 0)
-		return SMBG_ECRYPTO;
-	return alg ? 0 : SMBG_ENOTSUP;
+	return pthread_once(&legacy_once_ctl, legacy_init) == 0 ? 0 : SMBG_ECRYPTO;
 }
+#define legacy_ready(alg) (legacy_once() != 0 ? SMBG_ECRYPTO : (alg) ? 0 : SMBG_ENOTSUP)
 
 static int digest_iov(const EVP_MD *md, const struct iovec *iov, int iovcnt, uint8_t out[16])
 {

@@ -139,19 +139,29 @@ struct smb_file *smb_file_new(struct smb_client *c, const char *path)
 	if (c->files)
 		c->files->prev = f;
 	c->files = f;
+	f->linked = 1;
 	return f;
+}
+
+void smb_file_detach(struct smb_client *c, struct smb_file *f)
+{
+	if (!f->linked)
+		return;
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		c->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->next = f->prev = NULL;
+	f->linked = 0;
 }
 
 void smb_file_free(struct smb_client *c, struct smb_file *f)
 {
 	if (!f)
 		return;
-	if (f->prev)
-		f->prev->next = f->next;
-	else if (c->files == f)
-		c->files = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
+	smb_file_detach(c, f);
 	free(f->path);
 	free(f);
 }
@@ -303,13 +313,8 @@ void smb_client_free(struct smb_client *c)
 		return;
 	if (c->ops && !c->dead && c->t.fd >= 0 && c->stage == SMB_STAGE_READY) {
 		/* Close what the caller left open, then log off. */
-		while (c->files) {
-			struct smb_file *f = c->files;
-			int done = 0;
-			if (smb_close(c, f) < 0 && c->files == f)
-				smb_file_free(c, f);
-			(void)done;
-		}
+		while (c->files)
+			(void)smb_close(c, c->files); /* frees the handle whatever happens */
 		c->ops->logout(c);
 	}
 	if (c->ops && c->ops->free_state)

@@ -18,6 +18,7 @@ struct smb_file {
 	uint8_t fid[16];              /* SMB2 FileId (persistent, volatile); SMB1 uses fid16 */
 	uint16_t fid16;
 	int is_dir;
+	int linked; /* on the client's open-files list (not yet being closed) */
 	char *path; /* share-relative, for messages */
 	/* directory listing state */
 	int dir_started, dir_done;
@@ -57,6 +58,8 @@ int smb_wait(struct smb_client *c, const int *done);
 /* Tracks open files for teardown. */
 struct smb_file *smb_file_new(struct smb_client *c, const char *path);
 void smb_file_free(struct smb_client *c, struct smb_file *f);
+/* Takes f off the open-files list (its close is under way); idempotent. */
+void smb_file_detach(struct smb_client *c, struct smb_file *f);
 
 /* Monotonic milliseconds. */
 int64_t smb_now_ms(void);

@@ -144,30 +144,32 @@
 	X(0xC05D0000, SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP, SMBG_ENOPROTO)
 /* clang-format on */
 
-int smbg_err_from_ntstatus(uint32_t status) {
-  switch (status) {
-#define X(code, name, err)                                                     \
-  case code:                                                                   \
-    return err;
-    NTSTATUS_TABLE(X)
+int smbg_err_from_ntstatus(uint32_t status)
+{
+	switch (status) {
+#define X(code, name, err)                                                                         \
+	case code:                                                                                 \
+		return err;
+		NTSTATUS_TABLE(X)
 #undef X
-  }
-  /* Unknown: severity decides. Success and informational codes are not
-   * failures. */
-  if ((status >> 30) <= 1)
-    return SMBG_OK;
-  return SMBG_EIO;
+	}
+	/* Unknown: severity decides. Success and informational codes are not
+	 * failures. */
+	if ((status >> 30) <= 1)
+		return SMBG_OK;
+	return SMBG_EIO;
 }
 
-const char *smbg_ntstatus_name(uint32_t status) {
-  static _Thread_local char buf[16];
-  switch (status) {
-#define X(code, name, err)                                                     \
-  case code:                                                                   \
-    return "STATUS_" #name;
-    NTSTATUS_TABLE(X)
+const char *smbg_ntstatus_name(uint32_t status)
+{
+	static _Thread_local char buf[16];
+	switch (status) {
+#define X(code, name, err)                                                                         \
+	case code:                                                                                 \
+		return "STATUS_" #name;
+		NTSTATUS_TABLE(X)
 #undef X
-  }
-  snprintf(buf, sizeof(buf), "0x%08X", (unsigned)status);
-  return buf;
+	}
+	snprintf(buf, sizeof(buf), "0x%08X", (unsigned)status);
+	return buf;
 }

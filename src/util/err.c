@@ -5,8 +5,8 @@
 /* Indexed by -err; one row per enum value, in order (the unit test checks every
  * one). */
 static const struct {
-  const char *name;
-  const char *text;
+	const char *name;
+	const char *text;
 } err_table[] = {
     {"SMBG_OK", "success"},
     {"SMBG_ENOMEM", "out of memory"},
@@ -42,20 +42,25 @@ static const struct {
 };
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == -SMBG_E_LAST,
-               "err_table must have one row per enum smbg_err value");
+	       "err_table must have one row per enum smbg_err value");
 
-static int err_known(int err) { return err <= 0 && err > SMBG_E_LAST; }
-
-const char *smbg_strerror(int err) {
-  if (err > 0)
-    return "success";
-  return err_known(err) ? err_table[-err].text : "unknown error";
+static int err_known(int err)
+{
+	return err <= 0 && err > SMBG_E_LAST;
 }
 
-const char *smbg_errname(int err) {
-  static _Thread_local char buf[32];
-  if (err_known(err))
-    return err_table[-err].name;
-  snprintf(buf, sizeof(buf), "SMBG_E?(%d)", err);
-  return buf;
+const char *smbg_strerror(int err)
+{
+	if (err > 0)
+		return "success";
+	return err_known(err) ? err_table[-err].text : "unknown error";
+}
+
+const char *smbg_errname(int err)
+{
+	static _Thread_local char buf[32];
+	if (err_known(err))
+		return err_table[-err].name;
+	snprintf(buf, sizeof(buf), "SMBG_E?(%d)", err);
+	return buf;
 }

@@ -41,8 +41,10 @@ struct smb_url {
 	char *broadcast;            /* NetBIOS broadcast address */
 };
 
-/* Parses s into u (zeroed first). On failure returns SMBG_EINVAL (or SMBG_ENAME for a path
- * with `..` or invalid UTF-8, SMBG_ENOMEM) and writes a one-line reason into err. */
+/* Parses s into u (zeroed first). On failure returns SMBG_EINVAL (or SMBG_ENAME for a share or
+ * path with `..` above the root, invalid UTF-8, NUL or a character SMB forbids in names,
+ * SMBG_ENOMEM), leaves u cleared, and writes a one-line reason into err (may be NULL) that
+ * never contains the password. A lone max-protocol below 2.0.2 lowers the default minimum. */
 int smb_url_parse(const char *s, struct smb_url *u, char *err, size_t errlen);
 /* Frees the strings (the password is wiped first); u itself is the caller's. NULL is a no-op. */
 void smb_url_free(struct smb_url *u);
@@ -50,10 +52,12 @@ void smb_url_free(struct smb_url *u);
 uint16_t smb_dialect_parse(const char *s);
 /* "3.1.1", "NT1"... for a dialect number. */
 const char *smb_dialect_name(uint16_t dialect);
-/* Joins the URL's path and a relative path with '/', normalising; caller frees. SMBG_ENAME
- * when the result would climb above the share root. */
+/* Joins the URL's path and a relative path with '/', normalising ("", "." and "//" vanish,
+ * ".." pops); a leading '/' in rel does not restart at the root. Caller frees. SMBG_ENAME when
+ * the result would climb above the share root or a name is not valid (as for the URL). */
 int smb_path_join(const char *base, const char *rel, char **out);
-/* smb://host:port/share/path without credentials, for messages (caller frees). */
+/* smb://host:port/share/path without user, password or options, for messages (caller frees;
+ * NULL when out of memory). The port is the effective one; it parses back to the same place. */
 char *smb_url_display(const struct smb_url *u);
 
 #endif

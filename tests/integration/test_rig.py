@@ -2,7 +2,9 @@
 smbgate smoke test that is skipped while the binary does not exist."""
 
 import contextlib
+import json
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -50,7 +52,7 @@ def test_plain_put_get(samba, tmp_path):
     on_disk = Path(samba.share_path("plain")) / "up.bin"
     assert on_disk.read_bytes() == data
     # smbd wrote it as the test user, not as root
-    assert on_disk.stat().st_uid == __import__("pwd").getpwnam(samba.user).pw_uid
+    assert on_disk.stat().st_uid == pwd.getpwnam(samba.user).pw_uid
     dst = tmp_path / "dst.bin"
     r = samba.smbclient(share="plain", command=f"get up.bin {dst}")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -175,7 +177,6 @@ def test_cli_start_stop(tmp_path):
                             f"{env['SMB_USER']}%{env['SMB_PASSWORD']}", "//127.0.0.1/plain",
                             "-c", "ls"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr
-        import json
         pids = json.loads((d / "rig.json").read_text())["pids"]
     finally:
         r2 = subprocess.run([sys.executable, str(RIG), "stop", "--dir", str(d)],

@@ -13,7 +13,8 @@ directory (by default under /dev/shm, so benchmarks are not disk-bound); smbd li
 free high ports on 127.0.0.1 only. stop() ends every process the server started (smbd, its
 children, samba-dcerpcd and its rpcd_* helpers), identified by pid and by the private config
 path on their command line, then removes the directory. A server started in-process is
-also stopped at interpreter exit, and smbd gets SIGTERM if the Python process dies.
+also stopped at interpreter exit, and a small watcher process cleans up if the Python process
+dies without stopping it (SIGKILL, crash).
 
 Shares (all owned by the test user):
   plain   read-write
@@ -103,13 +104,6 @@ def ensure_user(name):
         raise RigError(f"useradd {name} failed: {r.stderr.strip()}") from None
 
 
-def _chown_tree(path, uid, gid):
-    os.chown(path, uid, gid)
-    for root, dirs, files in os.walk(path):
-        for n in dirs + files:
-            os.chown(os.path.join(root, n), uid, gid)
-
-
 def make_big_dir(path, uid, gid):
     """Fills path with BIG_FILES small files and a sparse 5 GiB file, all owned by uid:gid."""
     os.makedirs(path, exist_ok=True)
@@ -131,9 +125,12 @@ def _shared_big_dir(tmp_root, uid, gid):
     d = _big_cache.get(tmp_root)
     if d is None:
         d = tempfile.mkdtemp(prefix="smbgate-big-", dir=tmp_root)
+        watcher = _start_watcher(d)
+        _big_cache[tmp_root] = (d, watcher)
         os.chmod(d, 0o755)
         make_big_dir(os.path.join(d, "big"), uid, gid)
-        _big_cache[tmp_root] = d
+    else:
+        d = d[0]
     return os.path.join(d, "big")
 
 
@@ -226,15 +223,59 @@ def _terminate(pids, conf, timeout=10.0, reap=None):
         time.sleep(0.05)
 
 
-def _set_pdeathsig():
-    # Runs in the child before exec: smbd gets SIGTERM if the Python process dies, so a
-    # killed test run does not leave it behind.
+def _start_watcher(directory, samba=False):
+    """A helper process that cleans up after us if we die without stop() (SIGKILL, crash):
+    it waits for EOF on a pipe only we hold, then ends the processes running conf and removes
+    directory. stop() disarms it by writing a byte first. Its command line names only the
+    directory, so that it is not taken for one of smbd's processes. Returns (Popen, fd)."""
+    r, w = os.pipe()  # non-inheritable: no other child of ours keeps w open
+    cmd = [sys.executable or "/usr/bin/python3", os.path.abspath(__file__), "_watch",
+           "--dir", directory]
+    if samba:
+        cmd.append("--samba")
     try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
+        p = subprocess.Popen(cmd, stdin=r, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        os.close(r)
+    return p, w
+
+
+def _stop_watcher(watcher):
+    if watcher is None:
+        return
+    p, w = watcher
+    try:
+        os.write(w, b"x")  # disarm: we cleaned up ourselves
+    except OSError:
         pass
+    os.close(w)
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def _watch(directory, samba):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    data = b""
+    try:
+        while True:
+            b = os.read(0, 64)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    if data:
+        return 0  # disarmed
+    if samba:
+        conf = os.path.join(directory, "smb.conf")
+        pids = set(_pids_using(conf)) | set(_pidfile_pids(os.path.join(directory, "run"), conf))
+        _terminate(pids, conf)
+    shutil.rmtree(directory, ignore_errors=True)
+    return 0
 
 
 def stop_dir(base_dir, remove=True):
@@ -300,6 +341,7 @@ class SambaServer:
         self.proc = None
         self.shares = {}
         self._owns_dir = False
+        self._watcher = None
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -422,6 +464,9 @@ class SambaServer:
             self.dir = tempfile.mkdtemp(prefix="smbgate-rig-", dir=self.tmp_root)
         self._owns_dir = True
         try:
+            if not self.detach:
+                self.conf = self._p("smb.conf")
+                self._watcher = _start_watcher(self.dir, samba=True)
             # smbd runs share operations as the user: every parent must be traversable.
             os.chmod(self.dir, 0o755)
             for d in ("lock", "state", "cache", "run", "private", "ncalrpc", "binddns",
@@ -468,8 +513,7 @@ class SambaServer:
             self.proc = subprocess.Popen(
                 ["smbd", "-F", "--no-process-group", "-s", self.conf],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=None if self.detach else _set_pdeathsig)
+                start_new_session=True)
         finally:
             out.close()
         deadline = time.monotonic() + 30
@@ -521,6 +565,8 @@ class SambaServer:
         if self._owns_dir and self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self._owns_dir = False
+        _stop_watcher(self._watcher)
+        self._watcher = None
 
     def stop(self):
         with _live_lock:
@@ -620,8 +666,9 @@ def _stop_all():
             s.stop()
         except Exception as e:  # keep stopping the others
             print(f"samba rig: stop failed: {e}", file=sys.stderr)
-    for d in list(_big_cache.values()):
+    for d, watcher in list(_big_cache.values()):
         shutil.rmtree(d, ignore_errors=True)
+        _stop_watcher(watcher)
     _big_cache.clear()
 
 
@@ -638,7 +685,12 @@ def _main(argv):
     st.add_argument("--log-level", type=int, default=1)
     sp = sub.add_parser("stop", help="stop the server in DIR and remove DIR")
     sp.add_argument("--dir", required=True)
+    wp = sub.add_parser("_watch", help=argparse.SUPPRESS)  # internal, see _start_watcher
+    wp.add_argument("--dir", required=True)
+    wp.add_argument("--samba", action="store_true")
     a = ap.parse_args(argv)
+    if a.cmd == "_watch":
+        return _watch(a.dir, a.samba)
     if a.cmd == "start":
         s = SambaServer(base_dir=a.dir, min_protocol=a.min_protocol,
                         max_protocol=a.max_protocol, signing=a.signing, nt1=a.nt1,

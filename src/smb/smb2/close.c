@@ -18,6 +18,7 @@ int smb2_close(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv)
 		smb_file_free(c, f);
 		return SMBG_ENOMEM;
 	}
+	smb_file_detach(c, f);
 	r->file = f;
 	r->cb = cb;
 	r->priv = priv;

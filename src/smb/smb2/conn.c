@@ -154,6 +154,9 @@ static int should_sign(const struct smb_client *c, const struct smb2_req *r)
 	/* Encrypted messages carry no signature (MS-SMB2 3.2.4.1.1). */
 	if (s->encrypt && r->command != SMB2_SESSION_SETUP)
 		return 0;
+	/* 3.1.1 signs TREE_CONNECT always: it protects the negotiation (MS-SMB2 3.2.4.1.1). */
+	if (c->dialect == SMB_DIALECT_3_1_1 && r->command == SMB2_TREE_CONNECT)
+		return 1;
 	return s->signing_required;
 }
 
@@ -229,7 +232,8 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 	put_le32(h + 16, flags);
 	struct iovec iov[2] = {{h, hlen}, {(void *)r->payload, r->payload_len}};
 	int niov = r->payload_len ? 2 : 1;
-	if (r->preauth && c->dialect == SMB_DIALECT_3_1_1) {
+	/* NEGOTIATE is hashed before the dialect is known; the hash is used only for 3.1.1. */
+	if (r->preauth && (r->command == SMB2_NEGOTIATE || c->dialect == SMB_DIALECT_3_1_1)) {
 		uint8_t *ph = r->command == SMB2_NEGOTIATE ? s->preauth : s->session_preauth;
 		if ((rc = smb2_preauth_update(ph, iov, niov)) < 0)
 			return rc;

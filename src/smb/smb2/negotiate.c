@@ -13,7 +13,7 @@ static const uint16_t all_dialects[] = {SMB_DIALECT_2_0_2, SMB_DIALECT_2_1, SMB_
 					SMB_DIALECT_3_0_2, SMB_DIALECT_3_1_1};
 static const uint16_t ciphers[] = {SMB2_CIPHER_AES128_GCM, SMB2_CIPHER_AES128_CCM,
 				   SMB2_CIPHER_AES256_GCM, SMB2_CIPHER_AES256_CCM};
-static const uint16_t sign_algs[] = {SMB2_SIGN_AES_GMAC, SMB2_SIGN_AES_CMAC,
+static const uint16_t sign_algs[] = {SMB2_SIGN_AES_CMAC, SMB2_SIGN_AES_GMAC,
 				     SMB2_SIGN_HMAC_SHA256};
 
 struct neg_ctx {
@@ -41,9 +41,11 @@ static void neg_done(struct smb_client *c, struct smb2_req *r, int err, const st
 	}
 }
 
-static void put_context(struct wbuf *b, uint16_t type, const struct wbuf *data)
+/* Contexts are 8-aligned relative to the SMB2 header, which starts at hdr_at in b. */
+static void put_context(struct wbuf *b, size_t hdr_at, uint16_t type, const struct wbuf *data)
 {
-	wbuf_align(b, 8);
+	while ((b->len - hdr_at) & 7)
+		wbuf_put_u8(b, 0);
 	wbuf_put_le16(b, type);
 	wbuf_put_le16(b, (uint16_t)data->len);
 	wbuf_put_le32(b, 0);
@@ -61,20 +63,19 @@ static int build_contexts(struct wbuf *b, size_t hdr_at)
 	wbuf_put_le16(&d, sizeof(salt));
 	wbuf_put_le16(&d, SMB2_PREAUTH_SHA512);
 	wbuf_put_bytes(&d, salt, sizeof(salt));
-	put_context(b, SMB2_PREAUTH_INTEGRITY_CAPABILITIES, &d);
+	put_context(b, hdr_at, SMB2_PREAUTH_INTEGRITY_CAPABILITIES, &d);
 	wbuf_reset(&d);
 	wbuf_put_le16(&d, sizeof(ciphers) / sizeof(ciphers[0]));
 	for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
 		wbuf_put_le16(&d, ciphers[i]);
-	put_context(b, SMB2_ENCRYPTION_CAPABILITIES, &d);
+	put_context(b, hdr_at, SMB2_ENCRYPTION_CAPABILITIES, &d);
 	wbuf_reset(&d);
 	wbuf_put_le16(&d, sizeof(sign_algs) / sizeof(sign_algs[0]));
 	for (size_t i = 0; i < sizeof(sign_algs) / sizeof(sign_algs[0]); i++)
 		wbuf_put_le16(&d, sign_algs[i]);
-	put_context(b, SMB2_SIGNING_CAPABILITIES, &d);
+	put_context(b, hdr_at, SMB2_SIGNING_CAPABILITIES, &d);
 	int rc = wbuf_error(&d);
 	wbuf_free(&d);
-	(void)hdr_at;
 	return rc;
 }
 
@@ -213,21 +214,14 @@ int smb2_negotiate(struct smb_client *c)
 			return rc;
 		}
 	}
-	/* Keep the request bytes: for 3.1.1 they start the preauth hash. */
-	size_t reqlen = b->len - 4;
-	uint8_t *req_copy = malloc(reqlen);
-	if (!req_copy) {
-		smb2_req_free(r);
-		return SMBG_ENOMEM;
-	}
-	memcpy(req_copy, b->p + 4, reqlen);
+	r->preauth = 1;
+	memset(s->preauth, 0, sizeof(s->preauth));
 	int rc = smb2_submit(c, r);
 	if (rc == 0)
 		rc = smb_wait(c, &x.done);
 	if (rc == 0)
 		rc = x.err;
 	if (rc < 0) {
-		free(req_copy);
 		free(x.msg);
 		if (rc == SMBG_ECLOSED)
 			return smb_failf(c, rc, "the server closed the connection during "
@@ -279,10 +273,8 @@ int smb2_negotiate(struct smb_client *c)
 			rc = smb_failf(c, SMBG_EPROTO, "unknown cipher %u", s->cipher);
 			goto out;
 		}
-		memset(s->preauth, 0, sizeof(s->preauth));
-		struct iovec a = {req_copy, reqlen}, bb = {x.msg, x.len};
-		if ((rc = smb2_preauth_update(s->preauth, &a, 1)) < 0 ||
-		    (rc = smb2_preauth_update(s->preauth, &bb, 1)) < 0)
+		struct iovec resp = {x.msg, x.len};
+		if ((rc = smb2_preauth_update(s->preauth, &resp, 1)) < 0)
 			goto out;
 	} else if (nr.dialect >= SMB_DIALECT_3_0) {
 		s->sign_alg = SMB2_SIGN_AES_CMAC;
@@ -301,12 +293,11 @@ int smb2_negotiate(struct smb_client *c)
 		memcpy(s->security_blob, nr.blob, nr.blob_len);
 		s->security_blob_len = nr.blob_len;
 	}
-	log_debug("negotiated SMB %s, max read %u write %u, signing %s, cipher %u",
+	log_debug("negotiated SMB %s, max read %u write %u, signing %s (alg %u), cipher %u",
 		  smb_dialect_name(c->dialect), c->max_read, c->max_write,
-		  s->signing_required ? "required" : "off", s->cipher);
+		  s->signing_required ? "required" : "off", s->sign_alg, s->cipher);
 	rc = 0;
 out:
-	free(req_copy);
 	free(x.msg);
 	return rc;
 }

@@ -19,18 +19,19 @@ static struct smb2_req *set_req(struct smb_client *c, struct smb_file *f, uint8_
 	wbuf_put_le16(b, 33);
 	wbuf_put_u8(b, SMB2_0_INFO_FILE);
 	wbuf_put_u8(b, cls);
-	*len_at = b->len;
 	wbuf_put_le32(b, 0);                  /* BufferLength, patched */
 	wbuf_put_le16(b, SMB2_HDR_SIZE + 32); /* BufferOffset */
 	wbuf_put_le16(b, 0);
 	wbuf_put_le32(b, 0); /* AdditionalInformation */
 	smb2_put_fid(b, f);
+	*len_at = b->len; /* the buffer starts here; finish() patches BufferLength from it */
 	return r;
 }
 
-static int finish(struct smb_client *c, struct smb2_req *r, size_t len_at)
+static int finish(struct smb_client *c, struct smb2_req *r, size_t buf_at)
 {
-	wbuf_set_le32(&r->pdu, len_at, (uint32_t)(r->pdu.len - len_at - 16));
+	/* BufferLength sits 28 bytes before the buffer (MS-SMB2 2.2.39). */
+	wbuf_set_le32(&r->pdu, buf_at - 28, (uint32_t)(r->pdu.len - buf_at));
 	return smb2_submit(c, r);
 }
 

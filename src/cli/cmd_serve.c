@@ -1,0 +1,368 @@
+/* `smbgate serve sftp [flags] REMOTE`: the SFTP gateway. REMOTE is an smb:// URL or a local
+ * folder. --stdio serves one session over stdin/stdout (OpenSSH's `Subsystem sftp`, or
+ * `sftp -D`); otherwise the libssh listener serves --addr. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "sftp/sftp.h"
+#include "ssh/ssh.h"
+#include "util/log.h"
+#include "vfs/vfs.h"
+
+static struct vfs *hup_vfs; /* for the SIGHUP handler only */
+
+static void on_sighup(int sig)
+{
+	(void)sig;
+	if (hup_vfs)
+		vfs_flush_caches(hup_vfs); /* an atomic increment: async-signal-safe */
+}
+
+static const char usage_text[] =
+    "Usage: smbgate serve sftp [options] REMOTE\n"
+    "\n"
+    "Serves REMOTE (an smb:// URL or a local folder) over SFTP. Without --stdio it\n"
+    "listens for SSH connections on --addr; with --stdio it speaks SFTP on stdin and\n"
+    "stdout (for OpenSSH's `Subsystem sftp` or `sftp -D`).\n"
+    "\n"
+    "Listener:\n"
+    "  --addr ADDR              listen address (default localhost:2022; :2022 = all)\n"
+    "  --stdio                  serve one session over stdin/stdout, no SSH\n"
+    "  --user NAME --pass PW    password authentication\n"
+    "  --authorized-keys FILE   public keys allowed to log in\n"
+    "                           (default ~/.ssh/authorized_keys when it exists)\n"
+    "  --no-auth                allow anyone in without authentication\n"
+    "  --key FILE               host key (repeatable; default: generated once into\n"
+    "                           ~/.cache/smbgate/serve-sftp)\n"
+    "  --max-handles N          open files and directories per session (default 1024)\n"
+    "  --stats DURATION         log transfer statistics this often (e.g. 1m)\n"
+    "\n"
+    "VFS:\n"
+    "  --read-only              refuse every change\n"
+    "  --uid N, --gid N         owner shown for files (default: this process's)\n"
+    "  --umask OCTAL            permission bits removed (default: this process's)\n"
+    "  --file-perms OCTAL       file permissions (default 0666)\n"
+    "  --dir-perms OCTAL        directory permissions (default 0777)\n"
+    "  --dir-cache-time DURATION  how long listings are cached (default 5m; SIGHUP\n"
+    "                           flushes them)\n"
+    "  --vfs-cache-mode MODE    off (the only mode so far: no read+write opens,\n"
+    "                           files written sequentially)\n"
+    "  --no-modtime             neither read nor set modification times\n"
+    "  --no-checksum            refuse md5sum/sha1sum/sha256sum\n"
+    "  --no-seek                refuse reads that are not sequential\n"
+    "  -v, --verbose            access log (-vv: debug)\n"
+    "  -h, --help               this text\n"
+    "\n"
+    "The SMB password comes from the URL or the SMBGATE_PASSWORD environment variable.\n"
+    "\n"
+    "Examples:\n"
+    "  smbgate serve sftp --user me --pass secret smb://alice@fileserver/docs\n"
+    "  sftp -D 'smbgate serve sftp --stdio /srv/data'\n";
+
+enum {
+	O_ADDR = 1000,
+	O_STDIO,
+	O_USER,
+	O_PASS,
+	O_AUTHKEYS,
+	O_NOAUTH,
+	O_KEY,
+	O_MAXHANDLES,
+	O_STATS,
+	O_READONLY,
+	O_UID,
+	O_GID,
+	O_UMASK,
+	O_FILEPERMS,
+	O_DIRPERMS,
+	O_DIRCACHE,
+	O_CACHEMODE,
+	O_NOMODTIME,
+	O_NOCHECKSUM,
+	O_NOSEEK,
+};
+
+static const struct option long_opts[] = {
+    {"addr", required_argument, NULL, O_ADDR},
+    {"stdio", no_argument, NULL, O_STDIO},
+    {"user", required_argument, NULL, O_USER},
+    {"pass", required_argument, NULL, O_PASS},
+    {"authorized-keys", required_argument, NULL, O_AUTHKEYS},
+    {"no-auth", no_argument, NULL, O_NOAUTH},
+    {"key", required_argument, NULL, O_KEY},
+    {"max-handles", required_argument, NULL, O_MAXHANDLES},
+    {"stats", required_argument, NULL, O_STATS},
+    {"read-only", no_argument, NULL, O_READONLY},
+    {"uid", required_argument, NULL, O_UID},
+    {"gid", required_argument, NULL, O_GID},
+    {"umask", required_argument, NULL, O_UMASK},
+    {"file-perms", required_argument, NULL, O_FILEPERMS},
+    {"dir-perms", required_argument, NULL, O_DIRPERMS},
+    {"dir-cache-time", required_argument, NULL, O_DIRCACHE},
+    {"vfs-cache-mode", required_argument, NULL, O_CACHEMODE},
+    {"no-modtime", no_argument, NULL, O_NOMODTIME},
+    {"no-checksum", no_argument, NULL, O_NOCHECKSUM},
+    {"no-seek", no_argument, NULL, O_NOSEEK},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Go-style durations as rclone takes them: "300", "90s", "5m", "1h30m", "1.5h". Returns
+ * seconds, or -1. */
+static long parse_duration(const char *s)
+{
+	if (!*s)
+		return -1;
+	double total = 0;
+	const char *p = s;
+	while (*p) {
+		char *end;
+		errno = 0;
+		double v = strtod(p, &end);
+		if (end == p || errno || v < 0)
+			return -1;
+		p = end;
+		double mult = 1;
+		if (*p == 'h') {
+			mult = 3600;
+			p++;
+		} else if (p[0] == 'm' && p[1] == 's') {
+			mult = 0.001;
+			p += 2;
+		} else if (*p == 'm') {
+			mult = 60;
+			p++;
+		} else if (*p == 's') {
+			p++;
+		} else if (*p == 'd') {
+			mult = 86400;
+			p++;
+		} else if (*p) {
+			return -1;
+		}
+		total += v * mult;
+		if (total > (double)INT_MAX)
+			return -1;
+	}
+	return (long)total;
+}
+
+static int parse_uint(const char *s, int base, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, base);
+	if (!*s || *end || errno || v > max || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int bad(const char *what, const char *val)
+{
+	fprintf(stderr, "smbgate serve: invalid %s '%s' (see `smbgate serve sftp --help`)\n", what,
+		val);
+	return 2;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct vfs_opts vo;
+	struct sftp_opts so;
+	struct ssh_serve_opts ho;
+	int stdio = 0;
+	unsigned long u;
+	vfs_opts_default(&vo);
+	sftp_opts_default(&so);
+	ssh_serve_opts_default(&ho);
+
+	/* `serve sftp ...`: argv[0] is "serve"; the protocol comes next */
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc < 2 || strcmp(argv[1], "sftp") != 0) {
+		fprintf(stderr, "smbgate serve: only `serve sftp` exists (see `smbgate serve sftp "
+				"--help`)\n");
+		return 2;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'v':
+			cli_verbose_add(1);
+			break;
+		case O_ADDR:
+			ho.addr = optarg;
+			break;
+		case O_STDIO:
+			stdio = 1;
+			break;
+		case O_USER:
+			ho.user = optarg;
+			break;
+		case O_PASS:
+			ho.pass = optarg;
+			break;
+		case O_AUTHKEYS:
+			ho.authorized_keys = optarg;
+			break;
+		case O_NOAUTH:
+			ho.no_auth = 1;
+			break;
+		case O_KEY:
+			if (ho.nkeys >= SSH_MAX_HOSTKEYS)
+				return bad("--key (too many)", optarg);
+			ho.keys[ho.nkeys++] = optarg;
+			break;
+		case O_MAXHANDLES:
+			if (parse_uint(optarg, 10, 1u << 20, &u) < 0 || u == 0)
+				return bad("--max-handles", optarg);
+			so.max_handles = u;
+			break;
+		case O_STATS: {
+			long d = parse_duration(optarg);
+			if (d < 0)
+				return bad("--stats", optarg);
+			ho.stats_interval = (int)d;
+			break;
+		}
+		case O_READONLY:
+			vo.read_only = 1;
+			break;
+		case O_UID:
+			if (parse_uint(optarg, 10, UINT32_MAX - 1, &u) < 0)
+				return bad("--uid", optarg);
+			vo.uid = (uid_t)u;
+			break;
+		case O_GID:
+			if (parse_uint(optarg, 10, UINT32_MAX - 1, &u) < 0)
+				return bad("--gid", optarg);
+			vo.gid = (gid_t)u;
+			break;
+		case O_UMASK:
+			if (parse_uint(optarg, 8, 0777, &u) < 0)
+				return bad("--umask", optarg);
+			vo.umask = (mode_t)u;
+			break;
+		case O_FILEPERMS:
+			if (parse_uint(optarg, 8, 07777, &u) < 0)
+				return bad("--file-perms", optarg);
+			vo.file_perms = (mode_t)u;
+			break;
+		case O_DIRPERMS:
+			if (parse_uint(optarg, 8, 07777, &u) < 0)
+				return bad("--dir-perms", optarg);
+			vo.dir_perms = (mode_t)u;
+			break;
+		case O_DIRCACHE: {
+			long d = parse_duration(optarg);
+			if (d < 0)
+				return bad("--dir-cache-time", optarg);
+			vo.dir_cache_time = (int)d;
+			break;
+		}
+		case O_CACHEMODE:
+			if (strcmp(optarg, "off") != 0) {
+				fprintf(stderr,
+					"smbgate serve: --vfs-cache-mode %s is not implemented yet "
+					"(only off)\n",
+					optarg);
+				return 2;
+			}
+			vo.cache_mode = VFS_CACHE_OFF;
+			break;
+		case O_NOMODTIME:
+			vo.no_modtime = 1;
+			break;
+		case O_NOCHECKSUM:
+			vo.no_checksum = 1;
+			break;
+		case O_NOSEEK:
+			vo.no_seek = 1;
+			break;
+		default:
+			fprintf(stderr,
+				"smbgate serve: unknown or incomplete option '%s' (see `smbgate "
+				"serve sftp --help`)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "smbgate serve: give exactly one REMOTE (an smb:// URL or a local "
+				"folder); see `smbgate serve sftp --help`\n");
+		return 2;
+	}
+	const char *remote = argv[optind];
+	so.access_log = log_enabled(LOG_INFO);
+
+	/* Refuse before touching the remote: a listener nobody can log in to is a mistake. */
+	if (!stdio) {
+		char why[256];
+		if (ssh_serve_check(&ho, why, sizeof(why)) < 0) {
+			fprintf(stderr, "smbgate serve: %s\n", why);
+			return 2;
+		}
+	}
+
+	raise_nofile();
+	char err[512];
+	struct vfs *v = vfs_new(remote, &vo, err, sizeof(err));
+	if (!v) {
+		fprintf(stderr, "smbgate serve: %s\n", err);
+		return 1;
+	}
+	hup_vfs = v;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sighup;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = 0;
+	if (stdio) {
+		struct vfs_conn *vc = vfs_conn_new(v, err, sizeof(err));
+		if (!vc) {
+			fprintf(stderr, "smbgate serve: %s\n", err);
+			rc = 1;
+		} else {
+			so.who = "stdio";
+			rc = sftp_serve_fds(vc, STDIN_FILENO, STDOUT_FILENO, &so) < 0 ? 1 : 0;
+			vfs_conn_free(vc);
+		}
+	} else {
+		rc = ssh_serve(v, &ho, &so) < 0 ? 1 : 0;
+	}
+	hup_vfs = NULL;
+	vfs_free(v);
+	return rc;
+}

@@ -1,0 +1,1156 @@
+/* The VFS core: options and policy (read-only, cache mode `off`, no-seek, perms), the
+ * directory cache, and the completion queue that makes every callback run from
+ * vfs_conn_run() on the connection's own thread. */
+#include "vfs/vfs.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vfs/backend.h"
+#include "vfs/dircache.h"
+
+#define OP_MSG_MAX    200
+#define OP_FREE_MAX   256
+#define DIRCACHE_DIRS 4096
+
+struct vfs {
+	struct vfs_opts o;
+	const struct vfs_backend_ops *ops;
+	void *bs;
+	struct dircache *dc; /* NULL when --dir-cache-time 0 */
+	struct timespec start;
+};
+
+struct vfs_conn {
+	struct vfs *v;
+	void *bc;
+	struct vfs_op *done_head, *done_tail;
+	struct vfs_op *free_ops;
+	size_t nfree;
+	size_t inflight;
+	struct vfs_file *files; /* open files, closed by vfs_conn_free */
+	int dead;
+};
+
+struct vfs_file {
+	struct vfs_file *prev, *next;
+	struct vfs_conn *c;
+	void *fh;
+	char *path;
+	int flags;
+	uint64_t wpos; /* next offset a sequential writer may write */
+	uint64_t rpos; /* next offset a --no-seek reader may read */
+	int wrote;
+	unsigned pending_times; /* VFS_SET_ATIME/MTIME to apply at close */
+	struct timespec atime, mtime;
+};
+
+/* One operation in flight. `then` lets the VFS chain backend steps: it runs from
+ * vfs_conn_run when a step completes and returns 1 when it submitted the next step, 0 when
+ * the operation is finished (its callback then runs). */
+struct vfs_op {
+	struct vfs_op *next;
+	struct vfs_conn *c;
+	vfs_cb cb;
+	void *priv;
+	int rc;
+	int step;
+	char msg[OP_MSG_MAX];
+	int (*then)(struct vfs_op *op);
+	struct vfs_file *f;
+	char *path;	     /* owned copy when a step needs it */
+	char *path2;	     /* owned copy (rename target) */
+	struct vfs_battr ba; /* backend attributes (stat, fstat) */
+	struct vfs_attr *attr_out;
+	struct vfs_dir *dir; /* listing being built */
+	struct vfs_dir **dir_out;
+	struct vfs_file **file_out;
+	struct vfs_statfs *statfs_out;
+	struct vfs_setattr sa;
+	void *fh;     /* a file the chain opened itself */
+	int saved_rc; /* an error kept across a closing step */
+};
+
+/* ---------------------------------------------------------------------------------------- */
+
+void vfs_opts_default(struct vfs_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->uid = getuid();
+	o->gid = getgid();
+	mode_t m = umask(022);
+	umask(m);
+	o->umask = m;
+	o->file_perms = 0666;
+	o->dir_perms = 0777;
+	o->dir_cache_time = 300;
+	o->cache_mode = VFS_CACHE_OFF;
+}
+
+int vfs_err_from_errno(int e)
+{
+	switch (e) {
+	case 0:
+		return 0;
+	case ENOMEM:
+		return SMBG_ENOMEM;
+	case EINVAL:
+		return SMBG_EINVAL;
+	case EACCES:
+		return SMBG_EACCES;
+	case EPERM:
+		return SMBG_EPERM;
+	case ENOENT:
+		return SMBG_ENOENT;
+	case EEXIST:
+		return SMBG_EEXIST;
+	case ENOTDIR:
+		return SMBG_ENOTDIR;
+	case EISDIR:
+		return SMBG_EISDIR;
+	case ENOTEMPTY:
+		return SMBG_ENOTEMPTY;
+	case ENOSPC:
+	case EDQUOT:
+		return SMBG_ENOSPC;
+	case EROFS:
+		return SMBG_EROFS;
+	case EBUSY:
+	case ETXTBSY:
+		return SMBG_EBUSY;
+	case EXDEV: /* RESOLVE_BENEATH: the path leaves the root */
+	case ELOOP: /* symlink loop, or a symlink where none may be */
+	case ENAMETOOLONG:
+		return SMBG_ENAME;
+	case EBADF:
+		return SMBG_EBADF;
+	case ENOSYS:
+	case EOPNOTSUPP:
+		return SMBG_ENOTSUP;
+	case ETIMEDOUT:
+		return SMBG_ETIMEDOUT;
+	default:
+		return SMBG_EIO;
+	}
+}
+
+/* ---- listings ---- */
+
+struct vfs_dir *vfs_dir_get(struct vfs_dir *d)
+{
+	if (d)
+		__atomic_fetch_add(&d->refs, 1, __ATOMIC_RELAXED);
+	return d;
+}
+
+void vfs_dir_put(struct vfs_dir *d)
+{
+	if (!d)
+		return;
+	if (__atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	free(d->ents);
+	free(d->names);
+	free(d);
+}
+
+static struct vfs_dir *dir_new(void)
+{
+	struct vfs_dir *d = calloc(1, sizeof(*d));
+	if (d)
+		d->refs = 1;
+	return d;
+}
+
+int vfs_dir_add(struct vfs_dir *d, const char *name, size_t name_len, const struct vfs_battr *a)
+{
+	/* Names the SFTP client could not use as a path component are skipped, as are . and .. */
+	if (name_len == 0 || memchr(name, '/', name_len) || memchr(name, '\0', name_len) ||
+	    (name_len == 1 && name[0] == '.') ||
+	    (name_len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	if (name_len > UINT32_MAX / 2 || d->names_len > UINT32_MAX / 2)
+		return SMBG_ETOOBIG;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct vfs_dirent *e = realloc(d->ents, cap * sizeof(*e));
+		if (!e)
+			return SMBG_ENOMEM;
+		d->ents = e;
+		d->cap = cap;
+	}
+	if (name_len + 1 > d->names_cap - d->names_len) {
+		size_t cap = d->names_cap ? d->names_cap : 1024;
+		while (name_len + 1 > cap - d->names_len)
+			cap *= 2;
+		char *p = realloc(d->names, cap);
+		if (!p)
+			return SMBG_ENOMEM;
+		d->names = p;
+		d->names_cap = cap;
+	}
+	struct vfs_dirent *e = &d->ents[d->n++];
+	e->name_off = (uint32_t)d->names_len;
+	e->name_len = (uint32_t)name_len;
+	memcpy(d->names + d->names_len, name, name_len);
+	d->names[d->names_len + name_len] = '\0';
+	d->names_len += name_len + 1;
+	memset(&e->attr, 0, sizeof(e->attr));
+	e->attr.size = a->size;
+	e->attr.mode = a->is_dir ? S_IFDIR : S_IFREG;
+	e->attr.nlink = a->nlink;
+	e->attr.atime = a->atime;
+	e->attr.mtime = a->mtime;
+	return 0;
+}
+
+static int dirent_cmp(const void *x, const void *y, void *ctx)
+{
+	const char *names = ctx;
+	const struct vfs_dirent *a = x, *b = y;
+	return strcmp(names + a->name_off, names + b->name_off);
+}
+
+/* ---- attributes as shown ---- */
+
+static void present_mode(const struct vfs *v, struct vfs_attr *a, int is_dir)
+{
+	const struct vfs_opts *o = &v->o;
+	if (is_dir)
+		a->mode = S_IFDIR | (o->dir_perms & ~o->umask & 07777);
+	else
+		a->mode = S_IFREG | (o->file_perms & ~o->umask & 07777);
+	a->uid = o->uid;
+	a->gid = o->gid;
+	if (a->nlink == 0)
+		a->nlink = 1;
+	if (o->no_modtime) {
+		a->mtime = v->start;
+		a->atime = v->start;
+	} else if (a->atime.tv_sec == 0 && a->atime.tv_nsec == 0) {
+		a->atime = a->mtime;
+	}
+}
+
+static void present(const struct vfs *v, const struct vfs_battr *b, struct vfs_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = b->size;
+	a->nlink = b->nlink;
+	a->atime = b->atime;
+	a->mtime = b->mtime;
+	present_mode(v, a, b->is_dir);
+}
+
+/* ---- the shared VFS ---- */
+
+static int is_smb_url(const char *remote)
+{
+	return strncmp(remote, "smb://", 6) == 0;
+}
+
+struct vfs *vfs_new(const char *remote, const struct vfs_opts *opts, char *err, size_t errlen)
+{
+	return vfs_new_with(is_smb_url(remote) ? &vfs_backend_smb : &vfs_backend_local, remote,
+			    opts, err, errlen);
+}
+
+struct vfs *vfs_new_with(const struct vfs_backend_ops *ops, const char *remote,
+			 const struct vfs_opts *opts, char *err, size_t errlen)
+{
+	struct vfs *v = calloc(1, sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	v->o = *opts;
+	v->ops = ops;
+	clock_gettime(CLOCK_REALTIME, &v->start);
+	if (v->o.dir_cache_time > 0) {
+		v->dc = dircache_new(v->o.dir_cache_time, DIRCACHE_DIRS);
+		if (!v->dc) {
+			snprintf(err, errlen, "out of memory");
+			free(v);
+			return NULL;
+		}
+	}
+	v->bs = v->ops->init(remote, err, errlen);
+	if (!v->bs) {
+		dircache_free(v->dc);
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void vfs_free(struct vfs *v)
+{
+	if (!v)
+		return;
+	v->ops->fini(v->bs);
+	dircache_free(v->dc);
+	free(v);
+}
+
+const struct vfs_opts *vfs_options(const struct vfs *v)
+{
+	return &v->o;
+}
+
+unsigned vfs_caps(const struct vfs *v)
+{
+	return v->ops->caps(v->bs);
+}
+
+const char *vfs_backend_name(const struct vfs *v)
+{
+	return v->ops->name;
+}
+
+size_t vfs_io_size(const struct vfs *v)
+{
+	return v->ops->io_size(v->bs);
+}
+
+void vfs_flush_caches(struct vfs *v)
+{
+	if (v->dc)
+		dircache_request_flush(v->dc);
+}
+
+static void cache_invalidate_parent(struct vfs *v, const char *path)
+{
+	if (!v->dc)
+		return;
+	size_t plen;
+	(void)vfs_path_base(path, &plen);
+	dircache_invalidate(v->dc, path, plen);
+}
+
+/* ---- connections and the completion queue ---- */
+
+struct vfs_conn *vfs_conn_new(struct vfs *v, char *err, size_t errlen)
+{
+	struct vfs_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->v = v;
+	c->bc = v->ops->conn_open(v->bs, err, errlen);
+	if (!c->bc) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct vfs *vfs_conn_vfs(const struct vfs_conn *c)
+{
+	return c->v;
+}
+
+static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = c->free_ops;
+	if (op) {
+		c->free_ops = op->next;
+		c->nfree--;
+	} else {
+		op = malloc(sizeof(*op));
+		if (!op)
+			return NULL;
+	}
+	op->next = NULL;
+	op->c = c;
+	op->cb = cb;
+	op->priv = priv;
+	op->rc = 0;
+	op->step = 0;
+	op->msg[0] = '\0';
+	op->then = NULL;
+	op->f = NULL;
+	op->path = NULL;
+	op->path2 = NULL;
+	op->attr_out = NULL;
+	op->dir = NULL;
+	op->dir_out = NULL;
+	op->file_out = NULL;
+	op->statfs_out = NULL;
+	op->fh = NULL;
+	op->saved_rc = 0;
+	memset(&op->sa, 0, sizeof(op->sa));
+	c->inflight++;
+	return op;
+}
+
+static void op_free(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	free(op->path);
+	free(op->path2);
+	c->inflight--;
+	if (c->nfree < OP_FREE_MAX) {
+		op->next = c->free_ops;
+		c->free_ops = op;
+		c->nfree++;
+	} else {
+		free(op);
+	}
+}
+
+void vfs_op_done(struct vfs_op *op, int rc, const char *msg)
+{
+	struct vfs_conn *c = op->c;
+	op->rc = rc;
+	if (msg)
+		snprintf(op->msg, sizeof(op->msg), "%s", msg);
+	else
+		op->msg[0] = '\0';
+	op->next = NULL;
+	if (c->done_tail)
+		c->done_tail->next = op;
+	else
+		c->done_head = op;
+	c->done_tail = op;
+}
+
+/* Completes op with a policy refusal, through the queue like any other completion. */
+static int op_fail(struct vfs_op *op, int rc, const char *msg)
+{
+	vfs_op_done(op, rc, msg);
+	return 0;
+}
+
+void vfs_conn_run(struct vfs_conn *c)
+{
+	struct vfs_op *op;
+	while ((op = c->done_head) != NULL) {
+		c->done_head = op->next;
+		if (!c->done_head)
+			c->done_tail = NULL;
+		op->next = NULL;
+		if (op->then && op->then(op))
+			continue; /* a next step is under way */
+		if (op->cb)
+			op->cb(op->priv, op->rc, op->msg[0] ? op->msg : NULL);
+		op_free(op);
+	}
+}
+
+int vfs_conn_has_completions(const struct vfs_conn *c)
+{
+	return c->done_head != NULL;
+}
+
+size_t vfs_conn_inflight(const struct vfs_conn *c)
+{
+	return c->inflight;
+}
+
+int vfs_conn_pollfds(struct vfs_conn *c, struct pollfd *fds, int max)
+{
+	if (max < 1 || !c->v->ops->conn_pollfd)
+		return 0;
+	fds[0].revents = 0;
+	return c->v->ops->conn_pollfd(c->bc, &fds[0]) > 0 ? 1 : 0;
+}
+
+int vfs_conn_service(struct vfs_conn *c, const struct pollfd *fds, int n)
+{
+	int rc = 0;
+	if (n > 0 && c->v->ops->conn_service && !c->dead) {
+		rc = c->v->ops->conn_service(c->bc, fds[0].revents);
+		if (rc < 0)
+			c->dead = 1;
+	}
+	vfs_conn_run(c);
+	return rc;
+}
+
+int vfs_wait(struct vfs_conn *c, int *done)
+{
+	for (;;) {
+		vfs_conn_run(c);
+		if (*done)
+			return 0;
+		struct pollfd fds[4];
+		int n = vfs_conn_pollfds(c, fds, 4);
+		if (vfs_conn_has_completions(c))
+			continue;
+		if (n == 0 || c->dead)
+			return SMBG_EIO; /* nothing could ever complete it */
+		int r = poll(fds, (nfds_t)n, -1);
+		if (r < 0 && errno != EINTR)
+			return SMBG_EIO;
+		if (r > 0)
+			(void)vfs_conn_service(c, fds, n);
+	}
+}
+
+static void file_unlink(struct vfs_file *f)
+{
+	struct vfs_conn *c = f->c;
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		c->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void file_free(struct vfs_file *f)
+{
+	if (!f)
+		return;
+	free(f->path);
+	free(f);
+}
+
+/* Runs the loop until nothing is in flight, or nothing more can complete. */
+static void conn_drain(struct vfs_conn *c)
+{
+	for (;;) {
+		vfs_conn_run(c);
+		if (c->inflight == 0)
+			return;
+		struct pollfd fds[4];
+		int n = vfs_conn_pollfds(c, fds, 4);
+		if (vfs_conn_has_completions(c))
+			continue;
+		if (n == 0 || c->dead)
+			return;
+		int r = poll(fds, (nfds_t)n, 60000);
+		if (r == 0)
+			return; /* the backend has its own timeouts; do not hang for ever */
+		if (r < 0 && errno != EINTR)
+			return;
+		if (r > 0 && vfs_conn_service(c, fds, n) < 0)
+			c->dead = 1;
+	}
+}
+
+static void conn_close_done(void *priv, int rc, const char *msg)
+{
+	(void)rc;
+	(void)msg;
+	(*(size_t *)priv)--;
+}
+
+void vfs_conn_free(struct vfs_conn *c)
+{
+	if (!c)
+		return;
+	vfs_conn_run(c);
+	/* Close what the caller left open, so that no backend handle outlives us. */
+	size_t closing = 0;
+	while (c->files) {
+		struct vfs_file *f = c->files;
+		if (vfs_close(c, f, conn_close_done, &closing) == 0)
+			closing++;
+		else
+			break;
+	}
+	conn_drain(c);
+	c->v->ops->conn_close(c->bc);
+	while (c->free_ops) {
+		struct vfs_op *op = c->free_ops;
+		c->free_ops = op->next;
+		free(op);
+	}
+	free(c);
+}
+
+/* ---- helpers for ops ---- */
+
+static char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+static int is_root(const char *path)
+{
+	return path[0] == '\0';
+}
+
+#define CHECK_RW(c, op)                                                                            \
+	do {                                                                                       \
+		if ((c)->v->o.read_only)                                                           \
+			return op_fail(op, SMBG_EROFS, "read-only (--read-only)");                 \
+	} while (0)
+
+/* ---- stat ---- */
+
+static int stat_then(struct vfs_op *op)
+{
+	if (op->rc >= 0)
+		present(op->c->v, &op->ba, op->attr_out);
+	return 0;
+}
+
+int vfs_stat(struct vfs_conn *c, const char *path, struct vfs_attr *out, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	if (c->v->dc && !is_root(path)) {
+		size_t plen;
+		const char *base = vfs_path_base(path, &plen);
+		int r = dircache_lookup(c->v->dc, path, plen, base, out);
+		if (r == 1)
+			return op_fail(op, 0, NULL);
+		if (r == SMBG_ENOENT)
+			return op_fail(op, SMBG_ENOENT, NULL);
+	}
+	op->attr_out = out;
+	op->then = stat_then;
+	c->v->ops->stat(c->bc, op, path, &op->ba);
+	return 0;
+}
+
+/* ---- readdir ---- */
+
+static int readdir_then(struct vfs_op *op)
+{
+	struct vfs *v = op->c->v;
+	struct vfs_dir *d = op->dir;
+	op->dir = NULL;
+	if (op->rc < 0) {
+		vfs_dir_put(d);
+		return 0;
+	}
+	if (d->n > 1)
+		qsort_r(d->ents, d->n, sizeof(d->ents[0]), dirent_cmp, d->names);
+	for (size_t i = 0; i < d->n; i++)
+		present_mode(v, &d->ents[i].attr, S_ISDIR(d->ents[i].attr.mode));
+	if (v->dc)
+		dircache_put(v->dc, op->path, d);
+	*op->dir_out = d; /* our reference goes to the caller */
+	return 0;
+}
+
+int vfs_readdir(struct vfs_conn *c, const char *path, struct vfs_dir **out, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	if (c->v->dc) {
+		struct vfs_dir *d = dircache_get(c->v->dc, path);
+		if (d) {
+			*out = d;
+			return op_fail(op, 0, NULL);
+		}
+	}
+	op->dir = dir_new();
+	op->path = xstrdup(path);
+	if (!op->dir || !op->path) {
+		vfs_dir_put(op->dir);
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	}
+	op->dir_out = out;
+	op->then = readdir_then;
+	c->v->ops->readdir(c->bc, op, path, op->dir);
+	return 0;
+}
+
+/* ---- namespace changes ---- */
+
+/* After a change: forget the listings it made stale (before and after, so that a listing
+ * read by another connection in between does not survive). */
+static int change_then(struct vfs_op *op)
+{
+	struct vfs *v = op->c->v;
+	if (!v->dc)
+		return 0;
+	if (op->path)
+		cache_invalidate_parent(v, op->path);
+	if (op->path2)
+		cache_invalidate_parent(v, op->path2);
+	if (op->step == 1 && op->path) /* a directory went away or moved */
+		dircache_invalidate_tree(v->dc, op->path);
+	return 0;
+}
+
+static int change_prepare(struct vfs_op *op, const char *p1, const char *p2, int tree)
+{
+	op->path = xstrdup(p1);
+	op->path2 = p2 ? xstrdup(p2) : NULL;
+	if (!op->path || (p2 && !op->path2))
+		return SMBG_ENOMEM;
+	op->step = tree;
+	op->then = change_then;
+	(void)change_then(op);
+	return 0;
+}
+
+int vfs_mkdir(struct vfs_conn *c, const char *path, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	CHECK_RW(c, op);
+	if (is_root(path))
+		return op_fail(op, SMBG_EEXIST, NULL);
+	if (change_prepare(op, path, NULL, 0) < 0)
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	c->v->ops->mkdir(c->bc, op, path);
+	return 0;
+}
+
+int vfs_rmdir(struct vfs_conn *c, const char *path, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	CHECK_RW(c, op);
+	if (is_root(path))
+		return op_fail(op, SMBG_EACCES, "the root cannot be removed");
+	if (change_prepare(op, path, NULL, 1) < 0)
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	c->v->ops->rmdir(c->bc, op, path);
+	return 0;
+}
+
+int vfs_unlink(struct vfs_conn *c, const char *path, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	CHECK_RW(c, op);
+	if (is_root(path))
+		return op_fail(op, SMBG_EISDIR, NULL);
+	if (change_prepare(op, path, NULL, 0) < 0)
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	c->v->ops->unlink(c->bc, op, path);
+	return 0;
+}
+
+int vfs_rename(struct vfs_conn *c, const char *from, const char *to, int flags, vfs_cb cb,
+	       void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	CHECK_RW(c, op);
+	if (is_root(from) || is_root(to))
+		return op_fail(op, SMBG_EACCES, "the root cannot be renamed or replaced");
+	size_t fl = strlen(from);
+	if (strncmp(to, from, fl) == 0 && (to[fl] == '/' || to[fl] == '\0')) {
+		if (to[fl] == '\0')
+			return op_fail(op, 0, NULL); /* same name: nothing to do */
+		return op_fail(op, SMBG_EINVAL, "cannot move a directory into itself");
+	}
+	if (change_prepare(op, from, to, 1) < 0)
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	c->v->ops->rename(c->bc, op, from, to, (flags & VFS_RENAME_REPLACE) != 0);
+	return 0;
+}
+
+int vfs_link(struct vfs_conn *c, const char *from, const char *to, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	CHECK_RW(c, op);
+	if (!(vfs_caps(c->v) & VFS_CAP_HARDLINK) || !c->v->ops->link)
+		return op_fail(op, SMBG_ENOTSUP, "hard links are not supported by this backend");
+	if (is_root(from) || is_root(to))
+		return op_fail(op, SMBG_EACCES, NULL);
+	if (change_prepare(op, to, NULL, 0) < 0)
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	c->v->ops->link(c->bc, op, from, to);
+	return 0;
+}
+
+/* ---- setattr by path: size (stat, then open/truncate/close when needed), then times ---- */
+
+static int setattr_then(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_setattr *sa = &op->sa;
+	if (op->rc < 0) {
+		if (op->fh) { /* a step failed with the file open: close it, keep the error */
+			int rc = op->rc;
+			void *fh = op->fh;
+			op->fh = NULL;
+			op->step = 100;
+			op->saved_rc = rc; /* reported after the close */
+			c->v->ops->close(c->bc, op, fh);
+			return 1;
+		}
+		return change_then(op);
+	}
+	switch (op->step) {
+	case 0: /* start */
+		if (sa->valid & VFS_SET_SIZE) {
+			op->step = 1;
+			c->v->ops->stat(c->bc, op, op->path, &op->ba);
+			return 1;
+		}
+		goto times;
+	case 1: /* stat done */
+		if (op->ba.is_dir) {
+			op->rc = SMBG_EISDIR;
+			return change_then(op);
+		}
+		if (op->ba.size == sa->size)
+			goto times;
+		if (sa->size != 0 && c->v->o.cache_mode == VFS_CACHE_OFF) {
+			op->rc = SMBG_ENOTSUP;
+			snprintf(op->msg, sizeof(op->msg),
+				 "cache mode off: a file can only be truncated to 0 bytes");
+			return change_then(op);
+		}
+		op->step = 2;
+		c->v->ops->open(c->bc, op, op->path, VFS_O_WRITE, &op->fh);
+		return 1;
+	case 2: /* open done */
+		op->step = 3;
+		c->v->ops->truncate(c->bc, op, op->fh, sa->size);
+		return 1;
+	case 3: { /* truncate done */
+		void *fh = op->fh;
+		op->fh = NULL;
+		op->step = 4;
+		c->v->ops->close(c->bc, op, fh);
+		return 1;
+	}
+	case 4: /* close done */
+		goto times;
+	case 5: /* times done */
+		return change_then(op);
+	case 100: /* closed after an error */
+		op->rc = op->saved_rc;
+		return change_then(op);
+	}
+times:
+	if ((sa->valid & (VFS_SET_ATIME | VFS_SET_MTIME)) && !c->v->o.no_modtime) {
+		op->step = 5;
+		c->v->ops->setattr(c->bc, op, op->path, NULL, sa);
+		return 1;
+	}
+	return change_then(op);
+}
+
+int vfs_setattr(struct vfs_conn *c, const char *path, const struct vfs_setattr *sa, vfs_cb cb,
+		void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	CHECK_RW(c, op);
+	op->sa = *sa;
+	if (change_prepare(op, path, NULL, 0) < 0)
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	op->then = setattr_then;
+	op->step = 0;
+	/* step 0 runs from the queue like every continuation */
+	vfs_op_done(op, 0, NULL);
+	return 0;
+}
+
+/* ---- statfs, hash ---- */
+
+static int statfs_then(struct vfs_op *op)
+{
+	if (op->rc >= 0 && op->c->v->o.read_only)
+		op->statfs_out->read_only = 1;
+	return 0;
+}
+
+int vfs_statfs(struct vfs_conn *c, const char *path, struct vfs_statfs *out, vfs_cb cb, void *priv)
+{
+	(void)path; /* one volume per remote */
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	memset(out, 0, sizeof(*out));
+	op->statfs_out = out;
+	op->then = statfs_then;
+	c->v->ops->statfs(c->bc, op, out);
+	return 0;
+}
+
+int vfs_hash(struct vfs_conn *c, const char *path, enum vfs_hash_algo algo, uint8_t *out,
+	     size_t *outlen, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	if (c->v->o.no_checksum)
+		return op_fail(op, SMBG_ENOTSUP, "checksums are disabled (--no-checksum)");
+	if (c->v->ops->hash) {
+		c->v->ops->hash(c->bc, op, path, algo, out, outlen);
+		return 0;
+	}
+	vfs_hash_generic(c, op, path, algo, out, outlen);
+	return 0;
+}
+
+/* ---- files ---- */
+
+static int open_then(struct vfs_op *op)
+{
+	struct vfs_file *f = op->f;
+	op->f = NULL;
+	if (op->rc < 0) {
+		file_free(f);
+		return 0;
+	}
+	struct vfs_conn *c = op->c;
+	f->next = c->files;
+	if (c->files)
+		c->files->prev = f;
+	c->files = f;
+	if (f->flags & VFS_O_WRITE)
+		cache_invalidate_parent(c->v, f->path);
+	*op->file_out = f;
+	return 0;
+}
+
+int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **out, vfs_cb cb,
+	     void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	if (!(flags & (VFS_O_READ | VFS_O_WRITE)))
+		flags |= VFS_O_READ;
+	/* CREAT, TRUNC and APPEND all mean the caller intends to write (as in rclone). */
+	int write = (flags & (VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC | VFS_O_APPEND)) != 0;
+	int read = (flags & VFS_O_READ) != 0;
+	if (write && c->v->o.read_only)
+		return op_fail(op, SMBG_EROFS, "read-only (--read-only)");
+	if (is_root(path))
+		return op_fail(op, SMBG_EISDIR, NULL);
+	int bflags;
+	if (c->v->o.cache_mode == VFS_CACHE_OFF) {
+		if (read && write)
+			return op_fail(op, SMBG_ENOTSUP,
+				       "cache mode off: a file cannot be opened for reading and "
+				       "writing at once (needs --vfs-cache-mode writes)");
+		if (flags & VFS_O_APPEND)
+			return op_fail(op, SMBG_ENOTSUP,
+				       "cache mode off: appending is not possible (needs "
+				       "--vfs-cache-mode writes)");
+		/* A file opened for writing is written from the start: it is truncated. */
+		bflags = write ? (VFS_O_WRITE | VFS_O_TRUNC | (flags & (VFS_O_CREAT | VFS_O_EXCL)))
+			       : VFS_O_READ;
+	} else {
+		bflags = flags & ~VFS_O_APPEND;
+	}
+	struct vfs_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	f->c = c;
+	f->path = xstrdup(path);
+	if (!f->path) {
+		free(f);
+		return op_fail(op, SMBG_ENOMEM, NULL);
+	}
+	f->flags = bflags;
+	if (write)
+		cache_invalidate_parent(c->v, path);
+	op->f = f;
+	op->file_out = out;
+	op->then = open_then;
+	c->v->ops->open(c->bc, op, path, bflags, &f->fh);
+	return 0;
+}
+
+const char *vfs_file_path(const struct vfs_file *f)
+{
+	return f->path;
+}
+
+int vfs_file_flags(const struct vfs_file *f)
+{
+	return f->flags;
+}
+
+int vfs_read(struct vfs_conn *c, struct vfs_file *f, void *buf, size_t len, uint64_t off, vfs_cb cb,
+	     void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	if (!(f->flags & VFS_O_READ))
+		return op_fail(op, SMBG_EACCES, "the file is open for writing only");
+	if (c->v->o.no_seek) {
+		if (off != f->rpos)
+			return op_fail(op, SMBG_ENOTSUP, "seeking is not allowed (--no-seek)");
+		f->rpos = off + len;
+	}
+	c->v->ops->read(c->bc, op, f->fh, buf, len, off);
+	return 0;
+}
+
+int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t len, uint64_t off,
+	      vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	if (!(f->flags & VFS_O_WRITE))
+		return op_fail(op, SMBG_EACCES, "the file is not open for writing");
+	if (c->v->o.cache_mode == VFS_CACHE_OFF) {
+		if (off != f->wpos)
+			return op_fail(op, SMBG_ENOTSUP,
+				       "cache mode off: files are written sequentially, no seeking "
+				       "(needs --vfs-cache-mode writes)");
+		f->wpos = off + len;
+	}
+	f->wrote = 1;
+	c->v->ops->write(c->bc, op, f->fh, buf, len, off);
+	return 0;
+}
+
+static int fstat_then(struct vfs_op *op)
+{
+	if (op->rc >= 0) {
+		present(op->c->v, &op->ba, op->attr_out);
+		/* times set on a file being written are applied at close; show them already */
+		struct vfs_file *f = op->f;
+		if (f && (f->pending_times & VFS_SET_MTIME))
+			op->attr_out->mtime = f->mtime;
+		if (f && (f->pending_times & VFS_SET_ATIME))
+			op->attr_out->atime = f->atime;
+	}
+	op->f = NULL;
+	return 0;
+}
+
+int vfs_fstat(struct vfs_conn *c, struct vfs_file *f, struct vfs_attr *out, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	op->attr_out = out;
+	op->f = f;
+	op->then = fstat_then;
+	c->v->ops->fstat(c->bc, op, f->fh, &op->ba);
+	return 0;
+}
+
+static int fsetattr_then(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_file *f = op->f;
+	struct vfs_setattr *sa = &op->sa;
+	if (op->rc < 0)
+		goto out;
+	if (op->step == 0 && (sa->valid & (VFS_SET_ATIME | VFS_SET_MTIME)) && !c->v->o.no_modtime) {
+		op->step = 1;
+		if (f->flags & VFS_O_WRITE) {
+			/* later writes would move mtime again: apply at close, as rclone does */
+			if (sa->valid & VFS_SET_ATIME)
+				f->atime = sa->atime;
+			if (sa->valid & VFS_SET_MTIME)
+				f->mtime = sa->mtime;
+			f->pending_times |= sa->valid & (VFS_SET_ATIME | VFS_SET_MTIME);
+		} else {
+			c->v->ops->setattr(c->bc, op, f->path, f->fh, sa);
+			return 1;
+		}
+	}
+out:
+	op->f = NULL;
+	cache_invalidate_parent(c->v, f->path);
+	return 0;
+}
+
+int vfs_fsetattr(struct vfs_conn *c, struct vfs_file *f, const struct vfs_setattr *sa, vfs_cb cb,
+		 void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	if (sa->valid & (VFS_SET_SIZE | VFS_SET_ATIME | VFS_SET_MTIME)) {
+		CHECK_RW(c, op);
+	}
+	op->sa = *sa;
+	op->f = f;
+	op->then = fsetattr_then;
+	if (sa->valid & VFS_SET_SIZE) {
+		if (!(f->flags & VFS_O_WRITE))
+			return op_fail(op, SMBG_EACCES, "the file is not open for writing");
+		if (c->v->o.cache_mode == VFS_CACHE_OFF) {
+			if (sa->size != f->wpos)
+				return op_fail(op, SMBG_ENOTSUP,
+					       "cache mode off: a file being written can only be "
+					       "truncated to its current length");
+			/* nothing to do: the file is exactly what was written */
+			vfs_op_done(op, 0, NULL);
+			return 0;
+		}
+		c->v->ops->truncate(c->bc, op, f->fh, sa->size);
+		return 0;
+	}
+	vfs_op_done(op, 0, NULL);
+	return 0;
+}
+
+int vfs_fsync(struct vfs_conn *c, struct vfs_file *f, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	c->v->ops->fsync(c->bc, op, f->fh);
+	return 0;
+}
+
+static int close_then(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_file *f = op->f;
+	if (op->step == 0) {
+		/* times were set (or not) before closing; a failure there is reported, but the
+		 * file is closed either way */
+		int rc = op->rc;
+		op->step = 1;
+		void *fh = f->fh;
+		f->fh = NULL;
+		op->saved_rc = rc;
+		c->v->ops->close(c->bc, op, fh);
+		return 1;
+	}
+	if (op->rc >= 0 && op->ba.size)
+		op->rc = op->saved_rc;
+	if (f->flags & VFS_O_WRITE)
+		cache_invalidate_parent(c->v, f->path);
+	op->f = NULL;
+	file_free(f);
+	return 0;
+}
+
+int vfs_close(struct vfs_conn *c, struct vfs_file *f, vfs_cb cb, void *priv)
+{
+	struct vfs_op *op = op_new(c, cb, priv);
+	if (!op)
+		return SMBG_ENOMEM;
+	file_unlink(f);
+	op->f = f;
+	op->then = close_then;
+	op->step = 0;
+	if (f->pending_times && !c->v->o.no_modtime) {
+		op->sa.valid = f->pending_times;
+		op->sa.atime = f->atime;
+		op->sa.mtime = f->mtime;
+		c->v->ops->setattr(c->bc, op, f->path, f->fh, &op->sa);
+		return 0;
+	}
+	vfs_op_done(op, 0, NULL);
+	return 0;
+}
