@@ -37,8 +37,8 @@ enum smb_stage {
 	SMB_STAGE_CONNECT,   /* TCP connect (and NetBIOS session request) */
 	SMB_STAGE_NEGOTIATE, /* dialect negotiation */
 	SMB_STAGE_LOGIN,     /* session setup (authentication) */
-	SMB_STAGE_TREE,      /* tree connect to the share */
-	SMB_STAGE_READY      /* connected; file operations possible */
+	SMB_STAGE_TREE,	     /* tree connect to the share */
+	SMB_STAGE_READY	     /* connected; file operations possible */
 };
 
 struct smb_stat {

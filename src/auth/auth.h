@@ -9,9 +9,9 @@
 #include "util/wbuf.h"
 
 struct smb_auth_creds {
-	const char *user;        /* NULL or "" = anonymous */
-	const char *domain;      /* NULL = the server's domain from the challenge */
-	const char *password;    /* NULL = "" */
+	const char *user;	 /* NULL or "" = anonymous */
+	const char *domain;	 /* NULL = the server's domain from the challenge */
+	const char *password;	 /* NULL = "" */
 	const char *workstation; /* NULL = "SMBGATE" */
 	int allow_ntlmv1;
 };

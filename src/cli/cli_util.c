@@ -302,6 +302,12 @@ int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const
 
 		status_text(cc, rc, st, sizeof(st));
 		log_info("%s", smb_client_errmsg(cc->c));
+		/* A NetBIOS refusal says which called names were tried and why: keep it. */
+		if (u->transport == SMB_TRANSPORT_NETBIOS && stage == SMB_STAGE_CONNECT) {
+			size_t n = strlen(st);
+			snprintf(st + n, sizeof(st) - n, " (%s)",
+				 cli_safe(smb_client_errmsg(cc->c)));
+		}
 		if (stage == SMB_STAGE_LOGIN)
 			snprintf(what, sizeof(what), "log in as %s%s%s to %s",
 				 u->domain ? cli_safe(u->domain) : "", u->domain ? "\\" : "",

@@ -14,7 +14,7 @@ enum smb2_cipher {
 	SMB2_CIPHER_AES256_GCM = 4
 };
 
-size_t smb2_cipher_key_len(enum smb2_cipher c);   /* 16 or 32, 0 for NONE/unknown */
+size_t smb2_cipher_key_len(enum smb2_cipher c);	  /* 16 or 32, 0 for NONE/unknown */
 size_t smb2_cipher_nonce_len(enum smb2_cipher c); /* 11 (CCM) or 12 (GCM) */
 
 /* Encrypts buf[0..len) in place. aad is the 32 bytes of the TRANSFORM_HEADER from Nonce to

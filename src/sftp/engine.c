@@ -364,7 +364,7 @@ struct sftp_handle *sftp_req_handle(struct sftp_req *r)
 	cursor_init(&hc, p, len);
 	if (len != SFTP_HANDLE_LEN || cursor_get_be32(&hc, &idx) != 0 ||
 	    cursor_get_be32(&hc, &gen) != 0 || idx >= e->nslots || !e->slots[idx] ||
-	    e->slots[idx]->gen != gen || e->slots[idx]->closing) {
+	    e->slots[idx]->gen != gen || !e->slots[idx]->ready || e->slots[idx]->closing) {
 		sftp_req_status(r, SMBG_EBADF, "invalid handle");
 		return NULL;
 	}

@@ -37,6 +37,7 @@ struct sftp_req;
 struct sftp_handle {
 	uint32_t idx, gen;
 	enum handle_type type;
+	int ready;   /* the OPEN/OPENDIR completed: until then the handle is not usable */
 	int closing; /* CLOSE seen: later requests get "invalid handle" */
 	char *path;  /* VFS path */
 	struct vfs_file *f;

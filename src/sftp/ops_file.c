@@ -53,6 +53,7 @@ static void open_cb(void *priv, int rc, const char *msg)
 	h->f = r->file;
 	h->path = r->path;
 	r->path = NULL;
+	h->ready = 1;
 	reply_handle(r, h);
 	sftp_req_done(r);
 }

@@ -100,6 +100,7 @@ static void opendir_cb(void *priv, int rc, const char *msg)
 	r->dir = NULL;
 	h->path = r->path;
 	r->path = NULL;
+	h->ready = 1;
 	struct wbuf *b = sftp_reply_begin(e, SSH_FXP_HANDLE, r->id);
 	sftp_put_handle(b, h);
 	sftp_reply_end(e);

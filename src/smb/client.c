@@ -11,10 +11,11 @@
 
 #include <openssl/crypto.h>
 
+#include "smb/smb1/smb1.h"
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
 
-#define DEFAULT_TIMEOUT_S 30
+#define DEFAULT_TIMEOUT_S   30
 #define FILETIME_UNIX_EPOCH 116444736000000000ULL
 
 int64_t smb_now_ms(void)
@@ -216,8 +217,9 @@ int smb_client_service(struct smb_client *c, short revents)
 	if (smb_transport_has_output(&c->t)) {
 		rc = smb_transport_flush(&c->t);
 		if (rc < 0) {
-			smb_conn_fail(c, rc, rc == SMBG_ECLOSED ? closed_msg(c)
-							       : "writing to the server failed");
+			smb_conn_fail(c, rc,
+				      rc == SMBG_ECLOSED ? closed_msg(c)
+							 : "writing to the server failed");
 			return c->dead;
 		}
 	}
@@ -271,14 +273,10 @@ int smb_client_connect(struct smb_client *c)
 {
 	char err[256];
 	int rc;
-	uint16_t port = c->url.port ? c->url.port
-				    : (c->url.transport == SMB_TRANSPORT_NETBIOS ? 139 : 445);
+	uint16_t port =
+	    c->url.port ? c->url.port : (c->url.transport == SMB_TRANSPORT_NETBIOS ? 139 : 445);
 	if (!c->url.share || !*c->url.share)
 		return smb_failf(c, SMBG_EINVAL, "the URL names no share (smb://host/share/...)");
-	if (c->url.max_protocol < SMB_DIALECT_2_0_2)
-		return smb_failf(c, SMBG_ENOTSUP,
-				 "SMB1 (NT1) is not available in this build; use a max-protocol "
-				 "of 2.0.2 or later");
 	c->stage = SMB_STAGE_CONNECT;
 	err[0] = 0;
 	if (c->url.transport == SMB_TRANSPORT_NETBIOS) {
@@ -295,12 +293,19 @@ int smb_client_connect(struct smb_client *c)
 			c->stage = SMB_STAGE_RESOLVE;
 		return smb_failf(c, rc, "%s", err);
 	}
-	c->ops = &smb2_ops;
-	if ((rc = smb2_state_init(c)) < 0)
-		return smb_failf(c, rc, "cannot set up the connection: %s", smbg_strerror(rc));
 	c->stage = SMB_STAGE_NEGOTIATE;
-	if ((rc = smb2_negotiate(c)) < 0)
-		return rc;
+	if (c->url.min_protocol <= SMB_DIALECT_NT1) {
+		/* SMB1 allowed: the multi-protocol NEGOTIATE picks SMB1 or goes on with SMB2. */
+		if ((rc = smb1_negotiate(c)) < 0)
+			return rc;
+	} else {
+		c->ops = &smb2_ops;
+		if ((rc = smb2_state_init(c)) < 0)
+			return smb_failf(c, rc, "cannot set up the connection: %s",
+					 smbg_strerror(rc));
+		if ((rc = smb2_negotiate(c)) < 0)
+			return rc;
+	}
 	if ((rc = c->ops->login(c)) < 0)
 		return rc;
 	c->stage = SMB_STAGE_READY;

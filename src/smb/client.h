@@ -15,7 +15,7 @@ struct smb2_state; /* smb/smb2/smb2.h */
 
 struct smb_file {
 	struct smb_file *next, *prev; /* the client's open files, closed at teardown */
-	uint8_t fid[16];              /* SMB2 FileId (persistent, volatile); SMB1 uses fid16 */
+	uint8_t fid[16];	      /* SMB2 FileId (persistent, volatile); SMB1 uses fid16 */
 	uint16_t fid16;
 	int is_dir;
 	int linked; /* on the client's open-files list (not yet being closed) */
@@ -47,7 +47,7 @@ struct smb_client {
 int smb_fail(struct smb_client *c, int err, uint32_t status, const char *op, const char *path);
 /* Free-form message into c->errmsg; returns err. */
 int smb_failf(struct smb_client *c, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Marks the connection dead with err, fails every pending request (their callbacks run). */
 void smb_conn_fail(struct smb_client *c, int err, const char *why);

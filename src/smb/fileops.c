@@ -30,7 +30,6 @@ static int sync_finish(struct smb_client *c, int submit_rc, struct sync_ctx *s)
 	return s->rc;
 }
 
-
 static int not_ready(struct smb_client *c)
 {
 	if (c->dead)
@@ -117,7 +116,7 @@ int smb_futimens(struct smb_client *c, struct smb_file *f, const struct timespec
 	if (rc < 0)
 		return rc;
 	return sync_finish(
-		c, c->ops->set_times(c, f, time_arg(atime), time_arg(mtime), sync_cb, &s), &s);
+	    c, c->ops->set_times(c, f, time_arg(atime), time_arg(mtime), sync_cb, &s), &s);
 }
 
 int smb_stat(struct smb_client *c, const char *path, struct smb_stat *st)

@@ -6,7 +6,9 @@
 
 #include "smb/client.h"
 
-#define WINDOW_BYTES (8u * 1024 * 1024) /* memory held in flight (peak RSS budget) */
+/* Bytes in flight per transfer. Measured against Samba on loopback: 4 MiB reads at half the
+ * speed of 6-8 MiB; 8 MiB puts peak RSS over the 16 MiB budget of a 1 GiB get. */
+#define WINDOW_BYTES (7u * 1024 * 1024)
 #define WINDOW_MAX   64
 #define WINDOW_MIN   2
 
@@ -245,7 +247,8 @@ static ssize_t rw_window(struct smb_client *c, struct smb_file *f, uint8_t *buf,
 		if (!stop)
 			total += (size_t)s->rc;
 		if ((size_t)s->rc < s->want)
-			stop = 1; /* end of file (read) or short write: the rest is not contiguous */
+			stop =
+			    1; /* end of file (read) or short write: the rest is not contiguous */
 	}
 	window_free(c, &w);
 	return rc < 0 ? rc : (ssize_t)total;

@@ -58,7 +58,8 @@ static inline WUR int cursor_get_le32(struct cursor *c, uint32_t *v)
 	if (cursor_need(c, 4) != 0)
 		return SMBG_EPROTO;
 	const uint8_t *b = c->p + c->off;
-	*v = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+	*v = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
+	     ((uint32_t)b[3] << 24);
 	c->off += 4;
 	return 0;
 }

@@ -2,8 +2,7 @@
 
 #include <stdio.h>
 
-/* Indexed by -err; one row per enum value, in order (the unit test checks every
- * one). */
+/* Indexed by -err; one row per enum value, in order (the unit test checks every one). */
 static const struct {
 	const char *name;
 	const char *text;

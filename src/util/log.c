@@ -44,8 +44,8 @@ static const char *log_tag(int level)
 	}
 }
 
-/* Names and messages can come from the server: never let them move the cursor,
- * clear the screen or start a new line that looks like ours. */
+/* Names and messages can come from the server: never let them move the cursor, clear the screen or
+ * start a new line that looks like ours. */
 static void log_scrub(char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

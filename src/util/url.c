@@ -53,9 +53,8 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-/* Percent-decodes s[0..n) into a new NUL-terminated string; the decoded bytes
- * may contain NUL, their count goes to *outlen. SMBG_EINVAL on a '%' not
- * followed by two hex digits. */
+/* Percent-decodes s[0..n) into a new NUL-terminated string; the decoded bytes may contain NUL,
+ * their count goes to *outlen. SMBG_EINVAL on a '%' not followed by two hex digits. */
 static int pct_decode(const char *s, size_t n, char **out, size_t *outlen)
 {
 	char *d = malloc(n + 1);
@@ -83,9 +82,8 @@ static int pct_decode(const char *s, size_t n, char **out, size_t *outlen)
 	return 0;
 }
 
-/* Decodes a part that must be text: valid UTF-8 without NUL. what names the
- * part in errors; the part itself is never echoed (it may be a password or
- * garbage). */
+/* Decodes a part that must be text: valid UTF-8 without NUL. what names the part in errors; the
+ * part itself is never echoed (it may be a password or garbage). */
 static int decode_text(const char *s, size_t n, char **out, const char *what, int badcode,
 		       char *err, size_t errlen)
 {
@@ -112,9 +110,8 @@ static int decode_text(const char *s, size_t n, char **out, const char *what, in
 /* Why a name was refused. */
 enum { NAME_OK = 0, NAME_ESCAPE = 1, NAME_UTF8 = 2, NAME_CHAR = 3 };
 
-/* Characters SMB does not allow in a file or share name (MS-FSCC 2.1.5.2), plus
- * '/', which would otherwise hide a separator inside a name. NUL (from %00) is
- * a control character. */
+/* Characters SMB does not allow in a file or share name (MS-FSCC 2.1.5.2), plus '/', which would
+ * otherwise hide a separator inside a name. NUL (from %00) is a control character. */
 static int name_check(const char *s, size_t n, int *badc)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -137,9 +134,8 @@ static const char *name_char_desc(int c, char *buf, size_t len)
 	return buf;
 }
 
-/* Appends one path segment to the normalised path in b: "" and "." vanish, ".."
- * removes the last segment. Returns 0, SMBG_ENAME (with *why = NAME_*), or the
- * wbuf's error. */
+/* Appends one path segment to the normalised path in b: "" and "." vanish, ".." removes the last
+ * segment. Returns 0, SMBG_ENAME (with *why = NAME_*), or the wbuf's error. */
 static int path_push(struct wbuf *b, const char *seg, size_t n, int *why, int *badc)
 {
 	*why = NAME_OK;
@@ -254,8 +250,7 @@ static int host_check(const char *h)
 	return 0;
 }
 
-/* The inside of [...]: an IPv6 address with an optional zone ("fe80::1%25eth0",
- * RFC 6874). */
+/* The inside of [...]: an IPv6 address with an optional zone ("fe80::1%25eth0", RFC 6874). */
 static int ipv6_check(const char *h)
 {
 	char addr[INET6_ADDRSTRLEN + 1];
@@ -280,8 +275,7 @@ static int ipv6_check(const char *h)
 	return 0;
 }
 
-/* Splits "DOMAIN;user" or "DOMAIN\user" (s is decoded and owned; consumed
- * here). */
+/* Splits "DOMAIN;user" or "DOMAIN\user" (s is decoded and owned; consumed here). */
 static int user_split(char *s, struct smb_url *u, const char *what, char *err, size_t errlen)
 {
 	char *sep = strpbrk(s, ";\\");
@@ -312,8 +306,8 @@ static int user_split(char *s, struct smb_url *u, const char *what, char *err, s
 
 /* What the query may set beyond struct smb_url itself. */
 struct url_opts {
-	char *domain; /* auth-domain: applied last, so that it wins over any
-			 DOMAIN;user */
+	/* auth-domain: applied last, so that it wins over any DOMAIN;user */
+	char *domain;
 	int have_domain;
 	int have_min, have_max;
 };
@@ -729,8 +723,8 @@ int smb_url_parse(const char *s, struct smb_url *u, char *err, size_t errlen)
 				"the URL must start with smb://: expected " URL_FORM);
 	s += 6;
 
-	/* The authority ends at the first '/' or '?'; userinfo ends at its last '@',
-	 * so an unencoded '@' in a password still works. */
+	/* The authority ends at the first '/' or '?'; userinfo ends at its last '@', so an
+	 * unencoded '@' in a password still works. */
 	size_t alen = strcspn(s, "/?");
 	const char *at = NULL;
 	for (size_t i = 0; i < alen; i++)
@@ -759,8 +753,7 @@ int smb_url_parse(const char *s, struct smb_url *u, char *err, size_t errlen)
 			free(o.domain);
 		o.domain = NULL;
 	}
-	/* A lone max-protocol=NT1 means "SMB1 only", not a clash with the default
-	 * minimum. */
+	/* A lone max-protocol=NT1 means "SMB1 only", not a clash with the default minimum. */
 	if (u->min_protocol > u->max_protocol && !(o.have_min && o.have_max)) {
 		if (o.have_max)
 			u->min_protocol = u->max_protocol;

@@ -14,31 +14,31 @@
 enum smb_transport { SMB_TRANSPORT_DIRECTTCP = 0, SMB_TRANSPORT_NETBIOS = 1 };
 
 /* Dialect numbers: SMB2/3 use their wire values; NT1 sorts below them. */
-#define SMB_DIALECT_NT1   0x0001
+#define SMB_DIALECT_NT1	  0x0001
 #define SMB_DIALECT_2_0_2 0x0202
-#define SMB_DIALECT_2_1   0x0210
-#define SMB_DIALECT_3_0   0x0300
+#define SMB_DIALECT_2_1	  0x0210
+#define SMB_DIALECT_3_0	  0x0300
 #define SMB_DIALECT_3_0_2 0x0302
 #define SMB_DIALECT_3_1_1 0x0311
 
 struct smb_url {
-	char *host;     /* never NULL after a successful parse; IPv6 literal without brackets */
-	uint16_t port;  /* 0 = transport default (445 direct TCP, 139 NetBIOS) */
-	char *share;    /* may be NULL only for URLs that name just a host (lookup) */
-	char *path;     /* '/'-separated, no leading or trailing '/', "" for the share root */
-	char *user;     /* NULL = anonymous/guest */
+	char *host;	/* never NULL after a successful parse; IPv6 literal without brackets */
+	uint16_t port;	/* 0 = transport default (445 direct TCP, 139 NetBIOS) */
+	char *share;	/* may be NULL only for URLs that name just a host (lookup) */
+	char *path;	/* '/'-separated, no leading or trailing '/', "" for the share root */
+	char *user;	/* NULL = anonymous/guest */
 	char *password; /* NULL = none given; wiped by smb_url_free */
-	char *domain;   /* NULL = none */
+	char *domain;	/* NULL = none */
 	enum smb_transport transport;
 	uint32_t read_buffer_size;  /* 0 = unset (server's maximum) */
 	uint32_t write_buffer_size; /* 0 = unset */
-	uint16_t min_protocol;      /* default SMB_DIALECT_2_0_2 */
-	uint16_t max_protocol;      /* default SMB_DIALECT_3_1_1 */
-	int signing_required;       /* signing=required */
-	int encrypt_required;       /* encrypt=required */
-	int ntlmv1;                 /* auth-ntlmv1=true */
-	char *wins;                 /* NetBIOS name server (unicast) */
-	char *broadcast;            /* NetBIOS broadcast address */
+	uint16_t min_protocol;	    /* default SMB_DIALECT_2_0_2 */
+	uint16_t max_protocol;	    /* default SMB_DIALECT_3_1_1 */
+	int signing_required;	    /* signing=required */
+	int encrypt_required;	    /* encrypt=required */
+	int ntlmv1;		    /* auth-ntlmv1=true */
+	char *wins;		    /* NetBIOS name server (unicast) */
+	char *broadcast;	    /* NetBIOS broadcast address */
 };
 
 /* Parses s into u (zeroed first). On failure returns SMBG_EINVAL (or SMBG_ENAME for a share or

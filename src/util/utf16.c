@@ -7,9 +7,8 @@
 
 #include "smbgate/err.h"
 
-/* Decodes one code point starting at s[*i], strictly (Unicode 15 table 3-7: no
- * overlong forms, no surrogates, nothing above U+10FFFF, no truncated
- * sequence). Advances *i on success. */
+/* Decodes one code point starting at s[*i], strictly (Unicode 15 table 3-7: no overlong forms, no
+ * surrogates, nothing above U+10FFFF, no truncated sequence). Advances *i on success. */
 static int utf8_decode_one(const uint8_t *s, size_t len, size_t *i, uint32_t *cp)
 {
 	size_t k = *i;
@@ -72,8 +71,8 @@ int utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* towupper depends on the process locale, which a library must not assume or
- * change; a private C.UTF-8 locale object gives the same answer everywhere. */
+/* towupper depends on the process locale, which a library must not assume or change; a private
+ * C.UTF-8 locale object gives the same answer everywhere. */
 static locale_t utf16_upper_locale;
 static pthread_once_t utf16_upper_once = PTHREAD_ONCE_INIT;
 
@@ -82,10 +81,9 @@ static void utf16_upper_init(void)
 	utf16_upper_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
-/* Simple (1:1) uppercase mapping of the BMP only: Windows' and Samba's upcase
- * tables work on UTF-16 code units, so astral characters are left alone, as
- * they do (NTLM hashes the uppercased user name and must agree with the
- * server). */
+/* Simple (1:1) uppercase mapping of the BMP only: Windows' and Samba's upcase tables work on UTF-16
+ * code units, so astral characters are left alone, as they do (NTLM hashes the uppercased user name
+ * and must agree with the server). */
 static uint32_t utf16_upper(uint32_t cp)
 {
 	if (cp < 0x80)

@@ -8,7 +8,7 @@
 #include "util/wbuf.h"
 
 #define UTF16_SLASH_TO_BACKSLASH 1 /* '/' becomes '\\' (SMB path separator) */
-#define UTF16_UPPERCASE 2          /* simple 1:1 uppercase of the BMP (NTLM user names) */
+#define UTF16_UPPERCASE		 2 /* simple 1:1 uppercase of the BMP (NTLM user names) */
 
 /* Appends the UTF-16LE form of s[0..len) to out (no terminator). SMBG_ENAME on invalid UTF-8
  * (overlong forms, surrogates, > U+10FFFF, truncated sequences). */

@@ -1,6 +1,6 @@
 /* smb_url_parse on arbitrary bytes. Beyond "no crash, no leak": a parsed URL must satisfy the
- * header's promises, its display form must parse back to the same host, port, share and path,
- * and joining arbitrary text to its path must give a normalised path or SMBG_ENAME. */
+ * header's promises, its display form must parse back to the same host, port, share and path, and
+ * joining arbitrary text to its path must give a normalised path or SMBG_ENAME. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-/* UTF-8 <-> UTF-16LE on arbitrary bytes, both directions, checked against a naive reference
- * decoder written differently (decode loosely, then demand the canonical re-encoding), and
- * round trips: what converts one way must convert back to the same bytes. */
+/* UTF-8 <-> UTF-16LE on arbitrary bytes, both directions, checked against a naive reference decoder
+ * written differently (decode loosely, then demand the canonical re-encoding), and round trips:
+ * what converts one way must convert back to the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +57,8 @@ static void from_utf8(const uint8_t *data, size_t size, int flags)
 	}
 	if ((b.len - 1) % 2 != 0 || b.len - 1 > 2 * size)
 		abort();
-	/* Back again: without NUL (refused on the way back) and without the case flag, the
-	 * bytes must be the same. */
+	/* Back again: without NUL (refused on the way back) and without the case flag, the bytes
+	 * must be the same. */
 	char *s = NULL;
 	r = utf16_to_utf8(b.p + 1, b.len - 1, &s, flags & UTF16_SLASH_TO_BACKSLASH);
 	if (memchr(data, 0, size)) {

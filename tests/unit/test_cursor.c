@@ -1,5 +1,5 @@
-/* The bounded reader: every getter at the exact end, one byte short, with
- * offsets near SIZE_MAX, and consuming nothing when it fails. */
+/* The bounded reader: every getter at the exact end, one byte short, with offsets near SIZE_MAX,
+ * and consuming nothing when it fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,8 +104,7 @@ static void test_values(void **state)
 	assert_true(u32 == 0xffffffffu);
 }
 
-/* Each getter succeeds when exactly n bytes are left and leaves the cursor at
- * the end. */
+/* Each getter succeeds when exactly n bytes are left and leaves the cursor at the end. */
 static void test_exact_end(void **state)
 {
 	for (size_t i = 0; i < sizeof(getters) / sizeof(getters[0]); i++) {
@@ -253,8 +252,7 @@ static void test_sub(void **state)
 	assert_memory_equal(&s, &before, sizeof(s));			    /* out untouched */
 }
 
-/* A typical chain: one error exit, and the cursor where the failing read found
- * it. */
+/* A typical chain: one error exit, and the cursor where the failing read found it. */
 static void test_chain(void **state)
 {
 	struct cursor c;

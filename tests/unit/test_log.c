@@ -1,6 +1,6 @@
-/* The stderr logger: levels, prefixes, timestamps at debug, scrubbing of
- * control characters, long lines, and lines from many threads that never
- * interleave. stderr is redirected to a temporary file for each test. */
+/* The stderr logger: levels, prefixes, timestamps at debug, scrubbing of control characters, long
+ * lines, and lines from many threads that never interleave. stderr is redirected to a temporary
+ * file for each test. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -137,8 +137,8 @@ static const char samba417_chal[] =
 static const uint8_t *auth_field(const uint8_t *msg, size_t len, size_t hdr_off, size_t *flen)
 {
 	struct cursor c;
-	uint16_t l, m;
-	uint32_t off;
+	uint16_t l = 0, m = 0;
+	uint32_t off = 0;
 
 	cursor_init(&c, msg, len);
 	assert_int_equal(cursor_seek(&c, hdr_off), 0);

@@ -1,5 +1,5 @@
-/* NTSTATUS values against [MS-ERREF] 2.3.1, their mapping to the error enum,
- * and the enum's own names and messages. */
+/* NTSTATUS values against [MS-ERREF] 2.3.1, their mapping to the error enum, and the enum's own
+ * names and messages. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,7 @@
 
 #include "smbgate/err.h"
 
-/* Code, name and mapping, copied by hand from MS-ERREF (not from the table
- * under test). */
+/* Code, name and mapping, copied by hand from MS-ERREF (not from the table under test). */
 static const struct {
 	uint32_t code;
 	const char *name;
@@ -106,8 +105,7 @@ static void test_unknown(void **state)
 	assert_string_equal(smbg_ntstatus_name(0xC00000FF), "0xC00000FF");
 	assert_string_equal(smbg_ntstatus_name(0xDEADBEEF), "0xDEADBEEF");
 	assert_string_equal(smbg_ntstatus_name(0x00000001), "0x00000001");
-	/* Severity decides for unknown codes: errors and warnings fail, the rest do
-	 * not. */
+	/* Severity decides for unknown codes: errors and warnings fail, the rest do not. */
 	assert_int_equal(smbg_err_from_ntstatus(0xC00000FF), SMBG_EIO);
 	assert_int_equal(smbg_err_from_ntstatus(0x800000FF), SMBG_EIO);
 	assert_int_equal(smbg_err_from_ntstatus(0x400000FF), SMBG_OK);

@@ -94,9 +94,9 @@ static void test_charge_and_ids(void **state)
 {
 	struct smb_client *c = client(1, 100);
 	struct done_rec d[3] = {0};
-	assert_int_equal(smb2_submit(c, read_req(c, 1024 * 1024, &d[0])), 0);  /* 16 credits */
-	assert_int_equal(smb2_submit(c, read_req(c, 65536, &d[1])), 0);        /* 1 credit */
-	assert_int_equal(smb2_submit(c, read_req(c, 65537, &d[2])), 0);        /* 2 credits */
+	assert_int_equal(smb2_submit(c, read_req(c, 1024 * 1024, &d[0])), 0); /* 16 credits */
+	assert_int_equal(smb2_submit(c, read_req(c, 65536, &d[1])), 0);	      /* 1 credit */
+	assert_int_equal(smb2_submit(c, read_req(c, 65537, &d[2])), 0);	      /* 2 credits */
 	uint16_t charge, req;
 	assert_int_equal(queued_msg_id(c, 0, &charge, &req), 0);
 	assert_int_equal(charge, 16);
@@ -198,12 +198,12 @@ static void test_interim_pending_keeps_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_charge_and_ids),
-		cmocka_unit_test(test_no_large_mtu_charge_zero),
-		cmocka_unit_test(test_wait_queue_released_by_grant),
-		cmocka_unit_test(test_starved_without_pending_fails),
-		cmocka_unit_test(test_unknown_and_duplicate_response),
-		cmocka_unit_test(test_interim_pending_keeps_request),
+	    cmocka_unit_test(test_charge_and_ids),
+	    cmocka_unit_test(test_no_large_mtu_charge_zero),
+	    cmocka_unit_test(test_wait_queue_released_by_grant),
+	    cmocka_unit_test(test_starved_without_pending_fails),
+	    cmocka_unit_test(test_unknown_and_duplicate_response),
+	    cmocka_unit_test(test_interim_pending_keeps_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,5 @@
-/* The smb:// URL: a table of good URLs with every field checked, a table of bad
- * ones with the error code and a word the message must contain, then path
- * joining and display. */
+/* The smb:// URL: a table of good URLs with every field checked, a table of bad ones with the error
+ * code and a word the message must contain, then path joining and display. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
-/* UTF-8 <-> UTF-16LE: the BMP, surrogate pairs, every class of invalid input,
- * the slash and uppercase flags. */
+/* UTF-8 <-> UTF-16LE: the BMP, surrogate pairs, every class of invalid input, the slash and
+ * uppercase flags. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,8 +40,7 @@ static void test_ascii_bmp(void **state)
 	expect_to16("aB/1", 4, 0, ascii, sizeof(ascii));
 	expect_to8(ascii, sizeof(ascii), 0, "aB/1");
 
-	/* é (2 bytes), € (3 bytes), 日本 (3 bytes each), U+FFFD, U+FFFF, U+E000
-	 * (private use). */
+	/* é (2 bytes), € (3 bytes), 日本 (3 bytes each), U+FFFD, U+FFFF, U+E000 (private use). */
 	static const uint8_t bmp[] = {0xe9, 0x00, 0xac, 0x20, 0xe5, 0x65, 0x2c,
 				      0x67, 0xfd, 0xff, 0xff, 0xff, 0x00, 0xe0};
 	const char *s = "\xc3\xa9\xe2\x82\xac\xe6\x97\xa5\xe6\x9c\xac\xef\xbf\xbd\xef\xbf\xbf"
@@ -77,8 +76,7 @@ static void test_empty(void **state)
 	assert_true(utf8_valid("", 0));
 }
 
-/* Each class of invalid UTF-8 is refused, and appends nothing to what was
- * already there. */
+/* Each class of invalid UTF-8 is refused, and appends nothing to what was already there. */
 static void test_invalid_utf8(void **state)
 {
 	static const struct {
@@ -128,8 +126,7 @@ static void test_invalid_utf8(void **state)
 		assert_false(utf8_valid(buf, n + 2));
 		wbuf_free(&b);
 	}
-	/* A truncated sequence must not be read past len even when valid bytes
-	 * follow. */
+	/* A truncated sequence must not be read past len even when valid bytes follow. */
 	assert_false(utf8_valid("\xc3\xa9", 1));
 	assert_true(utf8_valid("\xc3\xa9", 2));
 }
@@ -184,9 +181,8 @@ static void test_slash(void **state)
 
 static void test_uppercase(void **state)
 {
-	/* ASCII; é->É; ÿ->Ÿ (U+0178); Greek α->Α; Cyrillic я->Я; ß has no 1:1 upper;
-	 * fullwidth ａ->Ａ; an astral letter (Deseret U+10428) stays as it is, as on
-	 * Windows. */
+	/* ASCII; é->É; ÿ->Ÿ (U+0178); Greek α->Α; Cyrillic я->Я; ß has no 1:1 upper; fullwidth
+	 * ａ->Ａ; an astral letter (Deseret U+10428) stays as it is, as on Windows. */
 	const char *s = "user\xc3\xa9\xc3\xbf\xce\xb1\xd1\x8f\xc3\x9f\xef\xbd\x81\xf0\x90\x90\xa8"
 			"Zaz9_{";
 	static const uint8_t want[] = {'U',  0,	   'S',	 0,    'E',  0,	   'R',	 0,    0xc9,
@@ -219,8 +215,7 @@ static void test_append(void **state)
 	wbuf_free(&b);
 }
 
-/* Every valid BMP code point and a sample of astral ones survive both
- * directions. */
+/* Every valid BMP code point and a sample of astral ones survive both directions. */
 static void test_round_trip_all(void **state)
 {
 	for (uint32_t cp = 1; cp <= 0x10ffff; cp += (cp < 0x10000 ? 1 : 37)) {

@@ -1,5 +1,4 @@
-/* The growable writer: byte order, growth, patching, alignment, sticky errors
- * and the cap. */
+/* The growable writer: byte order, growth, patching, alignment, sticky errors and the cap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,8 +118,7 @@ static void test_set(void **state)
 	wbuf_set_le32(&b, 4, 0x66554433);
 	static const uint8_t want[] = {0, 0x11, 0x22, 0, 0x33, 0x44, 0x55, 0x66};
 	assert_memory_equal(b.p, want, 8);
-	/* Out of range, including at the very end and with overflowing offsets:
-	 * ignored. */
+	/* Out of range, including at the very end and with overflowing offsets: ignored. */
 	wbuf_set_le16(&b, 7, 0xffff);
 	wbuf_set_le32(&b, 5, 0xffffffff);
 	wbuf_set_le32(&b, SIZE_MAX, 0xffffffff);
@@ -133,8 +131,7 @@ static void test_set(void **state)
 	wbuf_free(&b);
 }
 
-/* A cap turns an oversized put into a sticky SMBG_ETOOBIG; later puts do
- * nothing. */
+/* A cap turns an oversized put into a sticky SMBG_ETOOBIG; later puts do nothing. */
 static void test_cap_sticky(void **state)
 {
 	struct wbuf b;

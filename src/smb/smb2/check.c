@@ -8,13 +8,25 @@
 
 /* MS-SMB2 2.2.x: StructureSize of each response. Odd sizes announce a variable buffer. */
 static const uint16_t response_size[SMB2_NCOMMANDS] = {
-	[SMB2_NEGOTIATE] = 65,     [SMB2_SESSION_SETUP] = 9, [SMB2_LOGOFF] = 4,
-	[SMB2_TREE_CONNECT] = 16,  [SMB2_TREE_DISCONNECT] = 4, [SMB2_CREATE] = 89,
-	[SMB2_CLOSE] = 60,         [SMB2_FLUSH] = 4,         [SMB2_READ] = 17,
-	[SMB2_WRITE] = 17,         [SMB2_LOCK] = 4,          [SMB2_IOCTL] = 49,
-	[SMB2_CANCEL] = 0,         [SMB2_ECHO] = 4,          [SMB2_QUERY_DIRECTORY] = 9,
-	[SMB2_CHANGE_NOTIFY] = 9,  [SMB2_QUERY_INFO] = 9,    [SMB2_SET_INFO] = 2,
-	[SMB2_OPLOCK_BREAK] = 24,
+    [SMB2_NEGOTIATE] = 65,
+    [SMB2_SESSION_SETUP] = 9,
+    [SMB2_LOGOFF] = 4,
+    [SMB2_TREE_CONNECT] = 16,
+    [SMB2_TREE_DISCONNECT] = 4,
+    [SMB2_CREATE] = 89,
+    [SMB2_CLOSE] = 60,
+    [SMB2_FLUSH] = 4,
+    [SMB2_READ] = 17,
+    [SMB2_WRITE] = 17,
+    [SMB2_LOCK] = 4,
+    [SMB2_IOCTL] = 49,
+    [SMB2_CANCEL] = 0,
+    [SMB2_ECHO] = 4,
+    [SMB2_QUERY_DIRECTORY] = 9,
+    [SMB2_CHANGE_NOTIFY] = 9,
+    [SMB2_QUERY_INFO] = 9,
+    [SMB2_SET_INFO] = 2,
+    [SMB2_OPLOCK_BREAK] = 24,
 };
 
 /* Statuses that come with a normal response body rather than an error body. */
@@ -24,9 +36,8 @@ static int status_has_body(uint16_t cmd, uint32_t status)
 		return 1;
 	if (status == STATUS_MORE_PROCESSING_REQUIRED && cmd == SMB2_SESSION_SETUP)
 		return 1;
-	if (status == STATUS_BUFFER_OVERFLOW &&
-	    (cmd == SMB2_QUERY_INFO || cmd == SMB2_READ || cmd == SMB2_IOCTL ||
-	     cmd == SMB2_QUERY_DIRECTORY))
+	if (status == STATUS_BUFFER_OVERFLOW && (cmd == SMB2_QUERY_INFO || cmd == SMB2_READ ||
+						 cmd == SMB2_IOCTL || cmd == SMB2_QUERY_DIRECTORY))
 		return 1;
 	return 0;
 }

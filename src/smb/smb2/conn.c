@@ -13,9 +13,9 @@
 #include "util/log.h"
 #include "util/utf16.h"
 
-#define CREDIT_TARGET  512  /* keep about this many credits on hand */
-#define CREDIT_TOP_UP  256  /* extra credits asked for when below the target */
-#define CREDITS_MAX    65535
+#define CREDIT_TARGET 512 /* keep about this many credits on hand */
+#define CREDIT_TOP_UP 256 /* extra credits asked for when below the target */
+#define CREDITS_MAX   65535
 
 static const uint8_t smb2_magic[4] = {0xFE, 'S', 'M', 'B'};
 static const uint8_t transform_magic[4] = {0xFD, 'S', 'M', 'B'};
@@ -278,10 +278,12 @@ int smb2_submit(struct smb_client *c, struct smb2_req *r)
 		r->charge = (uint16_t)((r->payload_size + 65535) / 65536);
 	if (s->waitq_head || s->credits < r->charge) {
 		if (s->npending == 0 && s->credits < r->charge) {
+			unsigned charge = r->charge;
 			smb2_req_free(r);
-			return smb_failf(c, SMBG_EPROTO, "the server granted too few credits (%u) "
-							 "for a request costing %u",
-					 s->credits, r->charge);
+			return smb_failf(c, SMBG_EPROTO,
+					 "the server granted too few credits (%u) "
+					 "for a request costing %u",
+					 s->credits, charge);
 		}
 		if (s->waitq_tail)
 			s->waitq_tail->next = r;
@@ -358,10 +360,11 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 		return 0;
 	}
 	if (m.command != r->command) {
+		unsigned want = r->command;
 		r->done(c, r, SMBG_EPROTO, NULL);
 		smb2_req_free(r);
 		return smb_failf(c, SMBG_EPROTO, "SMB2 response command %u for request %u",
-				 m.command, r->command);
+				 m.command, want);
 	}
 	if (!decrypted && !r->verify_in_done && s->have_keys && s->session_id &&
 	    (m.flags & SMB2_FLAGS_SIGNED)) {
@@ -369,8 +372,9 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 		if (rc < 0) {
 			r->done(c, r, rc, NULL);
 			smb2_req_free(r);
-			return smb_failf(c, rc, "bad signature on an SMB2 response: the "
-						"connection may be tampered with");
+			return smb_failf(c, rc,
+					 "bad signature on an SMB2 response: the "
+					 "connection may be tampered with");
 		}
 	} else if (!decrypted && !r->verify_in_done && s->signing_required && s->have_keys &&
 		   !(m.flags & SMB2_FLAGS_SIGNED) && !s->encrypt) {
@@ -382,8 +386,9 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 	    r->command != SMB2_NEGOTIATE) {
 		r->done(c, r, SMBG_ECRYPTO, NULL);
 		smb2_req_free(r);
-		return smb_failf(c, SMBG_ECRYPTO, "unencrypted SMB2 response on an encrypted "
-						  "session");
+		return smb_failf(c, SMBG_ECRYPTO,
+				 "unencrypted SMB2 response on an encrypted "
+				 "session");
 	}
 	r->done(c, r, 0, &m);
 	smb2_req_free(r);

@@ -60,8 +60,7 @@ int smb2_create_parse(const struct smb2_msg *m, uint8_t fid[16], struct smb_stat
 	return 0;
 }
 
-static void create_done(struct smb_client *c, struct smb2_req *r, int err,
-			const struct smb2_msg *m)
+static void create_done(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
 {
 	struct smb_file *f = r->file;
 	int rc = err;
@@ -81,8 +80,8 @@ static void create_done(struct smb_client *c, struct smb2_req *r, int err,
 	smb2_complete(c, r, rc);
 }
 
-int smb2_open(struct smb_client *c, const char *path, int flags, int options,
-	      struct smb_file **out, struct smb_stat *st, smb_cb cb, void *priv)
+int smb2_open(struct smb_client *c, const char *path, int flags, int options, struct smb_file **out,
+	      struct smb_stat *st, smb_cb cb, void *priv)
 {
 	struct smb_file *f = smb_file_new(c, path);
 	if (!f)

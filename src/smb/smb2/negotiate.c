@@ -7,14 +7,13 @@
 #include "util/log.h"
 
 #define DEFAULT_IO_SIZE (1024 * 1024) /* per request, unless the URL asks for more */
-#define MAX_IO_SIZE     (8 * 1024 * 1024)
+#define MAX_IO_SIZE	(8 * 1024 * 1024)
 
 static const uint16_t all_dialects[] = {SMB_DIALECT_2_0_2, SMB_DIALECT_2_1, SMB_DIALECT_3_0,
 					SMB_DIALECT_3_0_2, SMB_DIALECT_3_1_1};
 static const uint16_t ciphers[] = {SMB2_CIPHER_AES128_GCM, SMB2_CIPHER_AES128_CCM,
 				   SMB2_CIPHER_AES256_GCM, SMB2_CIPHER_AES256_CCM};
-static const uint16_t sign_algs[] = {SMB2_SIGN_AES_CMAC, SMB2_SIGN_AES_GMAC,
-				     SMB2_SIGN_HMAC_SHA256};
+static const uint16_t sign_algs[] = {SMB2_SIGN_AES_CMAC, SMB2_SIGN_AES_GMAC, SMB2_SIGN_HMAC_SHA256};
 
 struct neg_ctx {
 	int done;
@@ -162,6 +161,85 @@ static uint32_t io_size(uint32_t server, uint32_t wanted, int large_mtu, int net
 	return v;
 }
 
+/* Applies an SMB2 NEGOTIATE response: ours, or the one a server sent to the SMB1 multi-protocol
+ * NEGOTIATE when it chose 2.0.2 there (MS-SMB2 3.2.5.2). */
+int smb2_negotiate_finish(struct smb_client *c, const uint8_t *msg, size_t len)
+{
+	struct smb2_state *s = c->s2;
+	uint16_t lo = c->url.min_protocol, hi = c->url.max_protocol;
+	int rc;
+	struct smb2_msg m;
+	struct smb2_negotiate_resp nr;
+	rc = smb2_check_message(msg, len, &m);
+	if (rc == 0 && m.status != STATUS_SUCCESS) {
+		rc = smb_fail(c, SMBG_ENOPROTO, m.status, "negotiate", NULL);
+		goto out;
+	}
+	if (rc == 0)
+		rc = smb2_negotiate_parse(&m, &nr);
+	if (rc < 0) {
+		rc = smb_failf(c, SMBG_EPROTO, "malformed NEGOTIATE response from the server");
+		goto out;
+	}
+	if (nr.dialect < lo || nr.dialect > hi || nr.dialect == 0x02FF) {
+		rc = smb_failf(c, SMBG_ENOPROTO, "the server chose dialect 0x%04x, outside %s..%s",
+			       nr.dialect, smb_dialect_name(lo), smb_dialect_name(hi));
+		goto out;
+	}
+	c->dialect = nr.dialect;
+	s->server_security_mode = nr.security_mode;
+	s->server_caps = nr.capabilities;
+	memcpy(s->server_guid, nr.server_guid, 16);
+	s->large_mtu =
+	    nr.dialect >= SMB_DIALECT_2_1 && (nr.capabilities & SMB2_GLOBAL_CAP_LARGE_MTU);
+	c->max_trans = nr.max_trans;
+	c->max_read = io_size(nr.max_read, c->url.read_buffer_size, s->large_mtu, c->t.netbios);
+	c->max_write = io_size(nr.max_write, c->url.write_buffer_size, s->large_mtu, c->t.netbios);
+	s->signing_required =
+	    c->url.signing_required || (nr.security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
+	if (nr.dialect >= SMB_DIALECT_3_1_1) {
+		if (nr.preauth_hash_alg != SMB2_PREAUTH_SHA512) {
+			rc = smb_failf(c, SMBG_EPROTO, "3.1.1 NEGOTIATE without SHA-512 preauth");
+			goto out;
+		}
+		s->sign_alg = nr.have_sign_ctx ? nr.sign_alg : SMB2_SIGN_AES_CMAC;
+		if (s->sign_alg > SMB2_SIGN_AES_GMAC) {
+			rc = smb_failf(c, SMBG_EPROTO, "unknown signing algorithm %u", s->sign_alg);
+			goto out;
+		}
+		s->cipher = nr.cipher;
+		if (s->cipher > SMB2_CIPHER_AES256_GCM) {
+			rc = smb_failf(c, SMBG_EPROTO, "unknown cipher %u", s->cipher);
+			goto out;
+		}
+		struct iovec resp = {(void *)msg, len};
+		if ((rc = smb2_preauth_update(s->preauth, &resp, 1)) < 0)
+			goto out;
+	} else if (nr.dialect >= SMB_DIALECT_3_0) {
+		s->sign_alg = SMB2_SIGN_AES_CMAC;
+		s->cipher = (nr.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION) ? SMB2_CIPHER_AES128_CCM
+									   : SMB2_CIPHER_NONE;
+	} else {
+		s->sign_alg = SMB2_SIGN_HMAC_SHA256;
+		s->cipher = SMB2_CIPHER_NONE;
+	}
+	if (nr.blob_len) {
+		s->security_blob = malloc(nr.blob_len);
+		if (!s->security_blob) {
+			rc = SMBG_ENOMEM;
+			goto out;
+		}
+		memcpy(s->security_blob, nr.blob, nr.blob_len);
+		s->security_blob_len = nr.blob_len;
+	}
+	log_debug("negotiated SMB %s, max read %u write %u, signing %s (alg %u), cipher %u",
+		  smb_dialect_name(c->dialect), c->max_read, c->max_write,
+		  s->signing_required ? "required" : "off", s->sign_alg, s->cipher);
+	rc = 0;
+out:
+	return rc;
+}
+
 int smb2_negotiate(struct smb_client *c)
 {
 	struct smb2_state *s = c->s2;
@@ -180,8 +258,9 @@ int smb2_negotiate(struct smb_client *c)
 			n++;
 	if (n == 0) {
 		smb2_req_free(r);
-		return smb_failf(c, SMBG_ENOPROTO, "no SMB2/3 dialect between min-protocol %s and "
-						   "max-protocol %s",
+		return smb_failf(c, SMBG_ENOPROTO,
+				 "no SMB2/3 dialect between min-protocol %s and "
+				 "max-protocol %s",
 				 smb_dialect_name(lo), smb_dialect_name(hi));
 	}
 	int want_311 = hi >= SMB_DIALECT_3_1_1;
@@ -193,7 +272,7 @@ int smb2_negotiate(struct smb_client *c)
 	wbuf_put_le16(b, secmode);
 	wbuf_put_le16(b, 0);
 	wbuf_put_le32(b, SMB2_GLOBAL_CAP_DFS | SMB2_GLOBAL_CAP_LARGE_MTU |
-				 (hi >= SMB_DIALECT_3_0 ? SMB2_GLOBAL_CAP_ENCRYPTION : 0));
+			     (hi >= SMB_DIALECT_3_0 ? SMB2_GLOBAL_CAP_ENCRYPTION : 0));
 	wbuf_put_bytes(b, s->client_guid, 16);
 	size_t ctx_field = b->len;
 	wbuf_put_le32(b, 0); /* NegotiateContextOffset, or ClientStartTime */
@@ -224,80 +303,15 @@ int smb2_negotiate(struct smb_client *c)
 	if (rc < 0) {
 		free(x.msg);
 		if (rc == SMBG_ECLOSED)
-			return smb_failf(c, rc, "the server closed the connection during "
-						"NEGOTIATE: it may not speak SMB2/3 in the range "
-						"%s..%s (try min-protocol/max-protocol)",
+			return smb_failf(c, rc,
+					 "the server closed the connection during "
+					 "NEGOTIATE: it may not speak SMB2/3 in the range "
+					 "%s..%s (try min-protocol/max-protocol)",
 					 smb_dialect_name(lo), smb_dialect_name(hi));
 		return rc;
 	}
-	struct smb2_msg m;
-	struct smb2_negotiate_resp nr;
-	rc = smb2_check_message(x.msg, x.len, &m);
-	if (rc == 0 && m.status != STATUS_SUCCESS) {
-		rc = smb_fail(c, SMBG_ENOPROTO, m.status, "negotiate", NULL);
-		goto out;
-	}
-	if (rc == 0)
-		rc = smb2_negotiate_parse(&m, &nr);
-	if (rc < 0) {
-		rc = smb_failf(c, SMBG_EPROTO, "malformed NEGOTIATE response from the server");
-		goto out;
-	}
-	if (nr.dialect < lo || nr.dialect > hi || nr.dialect == 0x02FF) {
-		rc = smb_failf(c, SMBG_ENOPROTO, "the server chose dialect 0x%04x, outside %s..%s",
-			       nr.dialect, smb_dialect_name(lo), smb_dialect_name(hi));
-		goto out;
-	}
-	c->dialect = nr.dialect;
-	s->server_security_mode = nr.security_mode;
-	s->server_caps = nr.capabilities;
-	memcpy(s->server_guid, nr.server_guid, 16);
-	s->large_mtu = nr.dialect >= SMB_DIALECT_2_1 && (nr.capabilities & SMB2_GLOBAL_CAP_LARGE_MTU);
-	c->max_trans = nr.max_trans;
-	c->max_read = io_size(nr.max_read, c->url.read_buffer_size, s->large_mtu, c->t.netbios);
-	c->max_write = io_size(nr.max_write, c->url.write_buffer_size, s->large_mtu, c->t.netbios);
-	s->signing_required = c->url.signing_required ||
-			      (nr.security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
-	if (nr.dialect >= SMB_DIALECT_3_1_1) {
-		if (nr.preauth_hash_alg != SMB2_PREAUTH_SHA512) {
-			rc = smb_failf(c, SMBG_EPROTO, "3.1.1 NEGOTIATE without SHA-512 preauth");
-			goto out;
-		}
-		s->sign_alg = nr.have_sign_ctx ? nr.sign_alg : SMB2_SIGN_AES_CMAC;
-		if (s->sign_alg > SMB2_SIGN_AES_GMAC) {
-			rc = smb_failf(c, SMBG_EPROTO, "unknown signing algorithm %u", s->sign_alg);
-			goto out;
-		}
-		s->cipher = nr.cipher;
-		if (s->cipher > SMB2_CIPHER_AES256_GCM) {
-			rc = smb_failf(c, SMBG_EPROTO, "unknown cipher %u", s->cipher);
-			goto out;
-		}
-		struct iovec resp = {x.msg, x.len};
-		if ((rc = smb2_preauth_update(s->preauth, &resp, 1)) < 0)
-			goto out;
-	} else if (nr.dialect >= SMB_DIALECT_3_0) {
-		s->sign_alg = SMB2_SIGN_AES_CMAC;
-		s->cipher = (nr.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION) ? SMB2_CIPHER_AES128_CCM
-									   : SMB2_CIPHER_NONE;
-	} else {
-		s->sign_alg = SMB2_SIGN_HMAC_SHA256;
-		s->cipher = SMB2_CIPHER_NONE;
-	}
-	if (nr.blob_len) {
-		s->security_blob = malloc(nr.blob_len);
-		if (!s->security_blob) {
-			rc = SMBG_ENOMEM;
-			goto out;
-		}
-		memcpy(s->security_blob, nr.blob, nr.blob_len);
-		s->security_blob_len = nr.blob_len;
-	}
-	log_debug("negotiated SMB %s, max read %u write %u, signing %s (alg %u), cipher %u",
-		  smb_dialect_name(c->dialect), c->max_read, c->max_write,
-		  s->signing_required ? "required" : "off", s->sign_alg, s->cipher);
-	rc = 0;
-out:
+	rc = smb2_negotiate_finish(c, x.msg, x.len);
 	free(x.msg);
 	return rc;
 }
+

@@ -28,9 +28,9 @@ int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *pri
 		    cursor_get_le32(&c, &ea) != 0 || cursor_get_le32(&c, &reserved) != 0 ||
 		    cursor_get_le64(&c, &fileid) != 0 || cursor_get_ptr(&c, nlen, &name) != 0)
 			return SMBG_EPROTO;
-		int dot = (nlen == 2 && name[0] == '.' && name[1] == 0) ||
-			  (nlen == 4 && name[0] == '.' && name[1] == 0 && name[2] == '.' &&
-			   name[3] == 0);
+		int dot =
+		    (nlen == 2 && name[0] == '.' && name[1] == 0) ||
+		    (nlen == 4 && name[0] == '.' && name[1] == 0 && name[2] == '.' && name[3] == 0);
 		if (!dot) {
 			char *u8;
 			int rc = utf16_to_utf8(name, nlen, &u8, 0);
@@ -102,8 +102,8 @@ static void qd_done(struct smb_client *c, struct smb2_req *r, int err, const str
 	smb2_complete(c, r, rc);
 }
 
-int smb2_readdir(struct smb_client *c, struct smb_file *f, smb_dirent_fn fn, void *fpriv,
-		 smb_cb cb, void *priv)
+int smb2_readdir(struct smb_client *c, struct smb_file *f, smb_dirent_fn fn, void *fpriv, smb_cb cb,
+		 void *priv)
 {
 	if (f->dir_done)
 		return SMBG_EINVAL;

@@ -77,7 +77,8 @@ static void qi_done(struct smb_client *c, struct smb2_req *r, int err, const str
 			else
 				rc = smb2_allinfo_parse(data.p, data.len, r->out);
 			if (rc < 0)
-				rc = smb_failf(c, rc, "stat %s: malformed QUERY_INFO response", path);
+				rc = smb_failf(c, rc, "stat %s: malformed QUERY_INFO response",
+					       path);
 		}
 	}
 	smb2_complete(c, r, rc);
@@ -109,8 +110,7 @@ static int query(struct smb_client *c, struct smb_file *f, uint8_t type, uint8_t
 	return smb2_submit(c, r);
 }
 
-int smb2_fstat(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
-	       void *priv)
+int smb2_fstat(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb, void *priv)
 {
 	return query(c, f, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, ALLINFO_OUTPUT, st, cb, priv);
 }
@@ -118,6 +118,5 @@ int smb2_fstat(struct smb_client *c, struct smb_file *f, struct smb_stat *st, sm
 int smb2_statfs(struct smb_client *c, struct smb_file *f, struct smb_statfs *st, smb_cb cb,
 		void *priv)
 {
-	return query(c, f, SMB2_0_INFO_FILESYSTEM, FILE_FS_FULL_SIZE_INFORMATION, 32, st, cb,
-		     priv);
+	return query(c, f, SMB2_0_INFO_FILESYSTEM, FILE_FS_FULL_SIZE_INFORMATION, 32, st, cb, priv);
 }

@@ -19,7 +19,8 @@ static void read_done(struct smb_client *c, struct smb2_req *r, int err, const s
 			cursor_init(&cur, m->p, m->len);
 			if (cursor_seek(&cur, SMB2_HDR_SIZE) != 0 ||
 			    cursor_get_le16(&cur, &size) != 0 || cursor_get_u8(&cur, &off) != 0 ||
-			    cursor_get_u8(&cur, &reserved) != 0 || cursor_get_le32(&cur, &len) != 0 ||
+			    cursor_get_u8(&cur, &reserved) != 0 ||
+			    cursor_get_le32(&cur, &len) != 0 ||
 			    smb2_msg_buffer(m, off, len, &data) != 0 || len > r->u64)
 				rc = smb_failf(c, SMBG_EPROTO, "read %s: malformed READ response",
 					       r->file->path);

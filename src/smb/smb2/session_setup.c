@@ -50,10 +50,10 @@ static int send_leg(struct smb_client *c, const struct wbuf *tok, struct ss_ctx 
 	wbuf_put_u8(b, 0); /* Flags: no binding */
 	wbuf_put_u8(b, secmode);
 	wbuf_put_le32(b, SMB2_GLOBAL_CAP_DFS);
-	wbuf_put_le32(b, 0);                   /* Channel */
-	wbuf_put_le16(b, SMB2_HDR_SIZE + 24);  /* SecurityBufferOffset */
-	wbuf_put_le16(b, (uint16_t)tok->len);  /* SecurityBufferLength */
-	wbuf_put_le64(b, 0);                   /* PreviousSessionId */
+	wbuf_put_le32(b, 0);		      /* Channel */
+	wbuf_put_le16(b, SMB2_HDR_SIZE + 24); /* SecurityBufferOffset */
+	wbuf_put_le16(b, (uint16_t)tok->len); /* SecurityBufferLength */
+	wbuf_put_le64(b, 0);		      /* PreviousSessionId */
 	wbuf_put_bytes(b, tok->p, tok->len);
 	memset(x, 0, sizeof(*x));
 	int rc = smb2_submit(c, r);
@@ -91,11 +91,11 @@ int smb2_session_setup(struct smb_client *c)
 {
 	struct smb2_state *s = c->s2;
 	struct smb_auth_creds creds = {
-		.user = c->url.user,
-		.domain = c->url.domain,
-		.password = c->url.password,
-		.workstation = "SMBGATE",
-		.allow_ntlmv1 = c->url.ntlmv1,
+	    .user = c->url.user,
+	    .domain = c->url.domain,
+	    .password = c->url.password,
+	    .workstation = "SMBGATE",
+	    .allow_ntlmv1 = c->url.ntlmv1,
 	};
 	struct smb_auth *a = smb_auth_new(&creds, 1);
 	if (!a)
@@ -111,15 +111,16 @@ int smb2_session_setup(struct smb_client *c)
 	s->session_id = 0;
 	for (int legs = 0;; legs++) {
 		if (legs > 8) {
-			rc = smb_failf(c, SMBG_EPROTO, "authentication did not finish after %d legs",
-				       legs);
+			rc = smb_failf(c, SMBG_EPROTO,
+				       "authentication did not finish after %d legs", legs);
 			goto out;
 		}
 		wbuf_reset(&tok);
 		rc = smb_auth_step(a, in, inlen, &tok);
 		if (rc < 0) {
-			rc = smb_failf(c, rc, "login as %s: cannot build the authentication token "
-					      "(%s)",
+			rc = smb_failf(c, rc,
+				       "login as %s: cannot build the authentication token "
+				       "(%s)",
 				       user_for_msg(c), smbg_strerror(rc));
 			goto out;
 		}
@@ -155,20 +156,23 @@ int smb2_session_setup(struct smb_client *c)
 			char what[300];
 			snprintf(what, sizeof(what), "login as %s@%s", user_for_msg(c),
 				 c->url.host);
-			rc = smb_fail(c, err == SMBG_EACCES ? SMBG_EAUTH : err, m.status, what, NULL);
+			rc = smb_fail(c, err == SMBG_EACCES ? SMBG_EAUTH : err, m.status, what,
+				      NULL);
 			goto out;
 		}
 		s->session_flags = flags;
 		rc = smb_auth_finish(a, blob.p, blob.len);
 		if (rc < 0) {
-			rc = smb_failf(c, rc, "login: the server's final authentication token "
-					      "did not verify");
+			rc = smb_failf(c, rc,
+				       "login: the server's final authentication token "
+				       "did not verify");
 			goto out;
 		}
 		break;
 	}
-	int anonymous = (s->session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL)) ||
-			smb_auth_is_anonymous(a);
+	int anonymous =
+	    (s->session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL)) ||
+	    smb_auth_is_anonymous(a);
 	if (!anonymous) {
 		uint8_t key[16];
 		if ((rc = smb_auth_session_key(a, key)) < 0 ||
@@ -191,26 +195,30 @@ int smb2_session_setup(struct smb_client *c)
 				goto out;
 			}
 		} else if (s->signing_required || c->dialect == SMB_DIALECT_3_1_1) {
-			rc = smb_failf(c, SMBG_ECRYPTO, "login: the final SESSION_SETUP response "
-							"is not signed");
+			rc = smb_failf(c, SMBG_ECRYPTO,
+				       "login: the final SESSION_SETUP response "
+				       "is not signed");
 			goto out;
 		}
 	} else {
 		if (c->url.signing_required || c->url.encrypt_required) {
-			rc = smb_failf(c, SMBG_ENOPROTO,
-				       "logged in as guest/anonymous: no session key, so signing or "
-				       "encryption cannot be required; give a user name and "
-				       "password");
+			rc =
+			    smb_failf(c, SMBG_ENOPROTO,
+				      "logged in as guest/anonymous: no session key, so signing or "
+				      "encryption cannot be required; give a user name and "
+				      "password");
 			goto out;
 		}
 		s->signing_required = 0; /* a guest session cannot sign */
 	}
 	if ((s->session_flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) || c->url.encrypt_required) {
-		if (c->dialect < SMB_DIALECT_3_0 || s->cipher == SMB2_CIPHER_NONE || !s->have_keys) {
-			rc = smb_failf(c, SMBG_ENOPROTO,
-				       "encryption is required but the negotiated dialect %s offers "
-				       "none (use max-protocol 3.0 or later)",
-				       smb_dialect_name(c->dialect));
+		if (c->dialect < SMB_DIALECT_3_0 || s->cipher == SMB2_CIPHER_NONE ||
+		    !s->have_keys) {
+			rc =
+			    smb_failf(c, SMBG_ENOPROTO,
+				      "encryption is required but the negotiated dialect %s offers "
+				      "none (use max-protocol 3.0 or later)",
+				      smb_dialect_name(c->dialect));
 			goto out;
 		}
 		s->encrypt = 1;

@@ -19,7 +19,7 @@ static struct smb2_req *set_req(struct smb_client *c, struct smb_file *f, uint8_
 	wbuf_put_le16(b, 33);
 	wbuf_put_u8(b, SMB2_0_INFO_FILE);
 	wbuf_put_u8(b, cls);
-	wbuf_put_le32(b, 0);                  /* BufferLength, patched */
+	wbuf_put_le32(b, 0);		      /* BufferLength, patched */
 	wbuf_put_le16(b, SMB2_HDR_SIZE + 32); /* BufferOffset */
 	wbuf_put_le16(b, 0);
 	wbuf_put_le32(b, 0); /* AdditionalInformation */
@@ -39,8 +39,7 @@ int smb2_set_times(struct smb_client *c, struct smb_file *f, uint64_t atime, uin
 		   smb_cb cb, void *priv)
 {
 	size_t len_at;
-	struct smb2_req *r =
-		set_req(c, f, FILE_BASIC_INFORMATION, "set times", cb, priv, &len_at);
+	struct smb2_req *r = set_req(c, f, FILE_BASIC_INFORMATION, "set times", cb, priv, &len_at);
 	if (!r)
 		return SMBG_ENOMEM;
 	wbuf_put_le64(&r->pdu, 0); /* CreationTime: unchanged */
@@ -56,7 +55,7 @@ int smb2_set_size(struct smb_client *c, struct smb_file *f, uint64_t size, smb_c
 {
 	size_t len_at;
 	struct smb2_req *r =
-		set_req(c, f, FILE_END_OF_FILE_INFORMATION, "truncate", cb, priv, &len_at);
+	    set_req(c, f, FILE_END_OF_FILE_INFORMATION, "truncate", cb, priv, &len_at);
 	if (!r)
 		return SMBG_ENOMEM;
 	wbuf_put_le64(&r->pdu, size);
@@ -67,7 +66,7 @@ int smb2_set_delete(struct smb_client *c, struct smb_file *f, int del, smb_cb cb
 {
 	size_t len_at;
 	struct smb2_req *r =
-		set_req(c, f, FILE_DISPOSITION_INFORMATION, "delete", cb, priv, &len_at);
+	    set_req(c, f, FILE_DISPOSITION_INFORMATION, "delete", cb, priv, &len_at);
 	if (!r)
 		return SMBG_ENOMEM;
 	wbuf_put_u8(&r->pdu, del ? 1 : 0);

@@ -15,7 +15,7 @@
 #include "util/wbuf.h"
 
 /* 2.2.1 SMB2 header */
-#define SMB2_HDR_SIZE       64
+#define SMB2_HDR_SIZE	    64
 #define SMB2_TRANSFORM_SIZE 52
 
 enum smb2_command {
@@ -41,34 +41,34 @@ enum smb2_command {
 	SMB2_NCOMMANDS = 0x13
 };
 
-#define SMB2_FLAGS_SERVER_TO_REDIR   0x00000001
-#define SMB2_FLAGS_ASYNC_COMMAND     0x00000002
-#define SMB2_FLAGS_RELATED           0x00000004
-#define SMB2_FLAGS_SIGNED            0x00000008
-#define SMB2_FLAGS_DFS_OPERATIONS    0x10000000
+#define SMB2_FLAGS_SERVER_TO_REDIR 0x00000001
+#define SMB2_FLAGS_ASYNC_COMMAND   0x00000002
+#define SMB2_FLAGS_RELATED	   0x00000004
+#define SMB2_FLAGS_SIGNED	   0x00000008
+#define SMB2_FLAGS_DFS_OPERATIONS  0x10000000
 
 /* NTSTATUS values the protocol logic itself looks at */
-#define STATUS_SUCCESS                  0x00000000u
-#define STATUS_PENDING                  0x00000103u
-#define STATUS_BUFFER_OVERFLOW          0x80000005u
-#define STATUS_NO_MORE_FILES            0x80000006u
+#define STATUS_SUCCESS			0x00000000u
+#define STATUS_PENDING			0x00000103u
+#define STATUS_BUFFER_OVERFLOW		0x80000005u
+#define STATUS_NO_MORE_FILES		0x80000006u
 #define STATUS_MORE_PROCESSING_REQUIRED 0xC0000016u
-#define STATUS_END_OF_FILE              0xC0000011u
-#define STATUS_NETWORK_SESSION_EXPIRED  0xC000035Cu
-#define STATUS_USER_SESSION_DELETED     0xC0000203u
+#define STATUS_END_OF_FILE		0xC0000011u
+#define STATUS_NETWORK_SESSION_EXPIRED	0xC000035Cu
+#define STATUS_USER_SESSION_DELETED	0xC0000203u
 
 /* 2.2.3 NEGOTIATE */
-#define SMB2_NEGOTIATE_SIGNING_ENABLED  0x0001
-#define SMB2_NEGOTIATE_SIGNING_REQUIRED 0x0002
-#define SMB2_GLOBAL_CAP_DFS             0x00000001
-#define SMB2_GLOBAL_CAP_LEASING         0x00000002
-#define SMB2_GLOBAL_CAP_LARGE_MTU       0x00000004
-#define SMB2_GLOBAL_CAP_MULTI_CHANNEL   0x00000008
-#define SMB2_GLOBAL_CAP_ENCRYPTION      0x00000040
+#define SMB2_NEGOTIATE_SIGNING_ENABLED	    0x0001
+#define SMB2_NEGOTIATE_SIGNING_REQUIRED	    0x0002
+#define SMB2_GLOBAL_CAP_DFS		    0x00000001
+#define SMB2_GLOBAL_CAP_LEASING		    0x00000002
+#define SMB2_GLOBAL_CAP_LARGE_MTU	    0x00000004
+#define SMB2_GLOBAL_CAP_MULTI_CHANNEL	    0x00000008
+#define SMB2_GLOBAL_CAP_ENCRYPTION	    0x00000040
 #define SMB2_PREAUTH_INTEGRITY_CAPABILITIES 0x0001
-#define SMB2_ENCRYPTION_CAPABILITIES        0x0002
-#define SMB2_SIGNING_CAPABILITIES           0x0008
-#define SMB2_PREAUTH_SHA512                 0x0001
+#define SMB2_ENCRYPTION_CAPABILITIES	    0x0002
+#define SMB2_SIGNING_CAPABILITIES	    0x0008
+#define SMB2_PREAUTH_SHA512		    0x0001
 
 /* 2.2.6 SESSION_SETUP response flags */
 #define SMB2_SESSION_FLAG_IS_GUEST     0x0001
@@ -76,52 +76,52 @@ enum smb2_command {
 #define SMB2_SESSION_FLAG_ENCRYPT_DATA 0x0004
 
 /* 2.2.10 TREE_CONNECT response */
-#define SMB2_SHARE_TYPE_DISK          0x01
-#define SMB2_SHAREFLAG_ENCRYPT_DATA   0x00008000
+#define SMB2_SHARE_TYPE_DISK	    0x01
+#define SMB2_SHAREFLAG_ENCRYPT_DATA 0x00008000
 
 /* 2.2.13 CREATE */
-#define FILE_READ_DATA         0x00000001
-#define FILE_LIST_DIRECTORY    0x00000001
-#define FILE_WRITE_DATA        0x00000002
-#define FILE_APPEND_DATA       0x00000004
-#define FILE_READ_EA           0x00000008
-#define FILE_WRITE_EA          0x00000010
-#define FILE_READ_ATTRIBUTES   0x00000080
-#define FILE_WRITE_ATTRIBUTES  0x00000100
-#define DELETE_ACCESS          0x00010000
-#define READ_CONTROL           0x00020000
-#define SYNCHRONIZE            0x00100000
-#define FILE_SHARE_READ        0x1
-#define FILE_SHARE_WRITE       0x2
-#define FILE_SHARE_DELETE      0x4
-#define FILE_SUPERSEDE         0
-#define FILE_OPEN              1
-#define FILE_CREATE            2
-#define FILE_OPEN_IF           3
-#define FILE_OVERWRITE         4
-#define FILE_OVERWRITE_IF      5
-#define FILE_DIRECTORY_FILE    0x00000001
-#define FILE_NON_DIRECTORY_FILE 0x00000040
-#define FILE_DELETE_ON_CLOSE   0x00001000
-#define FILE_ATTRIBUTE_READONLY  0x0001
-#define FILE_ATTRIBUTE_HIDDEN    0x0002
-#define FILE_ATTRIBUTE_DIRECTORY 0x0010
-#define FILE_ATTRIBUTE_NORMAL    0x0080
+#define FILE_READ_DATA			 0x00000001
+#define FILE_LIST_DIRECTORY		 0x00000001
+#define FILE_WRITE_DATA			 0x00000002
+#define FILE_APPEND_DATA		 0x00000004
+#define FILE_READ_EA			 0x00000008
+#define FILE_WRITE_EA			 0x00000010
+#define FILE_READ_ATTRIBUTES		 0x00000080
+#define FILE_WRITE_ATTRIBUTES		 0x00000100
+#define DELETE_ACCESS			 0x00010000
+#define READ_CONTROL			 0x00020000
+#define SYNCHRONIZE			 0x00100000
+#define FILE_SHARE_READ			 0x1
+#define FILE_SHARE_WRITE		 0x2
+#define FILE_SHARE_DELETE		 0x4
+#define FILE_SUPERSEDE			 0
+#define FILE_OPEN			 1
+#define FILE_CREATE			 2
+#define FILE_OPEN_IF			 3
+#define FILE_OVERWRITE			 4
+#define FILE_OVERWRITE_IF		 5
+#define FILE_DIRECTORY_FILE		 0x00000001
+#define FILE_NON_DIRECTORY_FILE		 0x00000040
+#define FILE_DELETE_ON_CLOSE		 0x00001000
+#define FILE_ATTRIBUTE_READONLY		 0x0001
+#define FILE_ATTRIBUTE_HIDDEN		 0x0002
+#define FILE_ATTRIBUTE_DIRECTORY	 0x0010
+#define FILE_ATTRIBUTE_NORMAL		 0x0080
 #define SMB2_IMPERSONATION_IMPERSONATION 2
 
 /* 2.2.33 QUERY_DIRECTORY; 2.2.37 QUERY_INFO (MS-FSCC 2.4 / 2.5 classes) */
-#define SMB2_RESTART_SCANS              0x01
+#define SMB2_RESTART_SCANS		   0x01
 #define FILE_ID_FULL_DIRECTORY_INFORMATION 0x26
-#define SMB2_0_INFO_FILE       0x01
-#define SMB2_0_INFO_FILESYSTEM 0x02
-#define FILE_BASIC_INFORMATION       4
-#define FILE_STANDARD_INFORMATION    5
-#define FILE_RENAME_INFORMATION      10
-#define FILE_DISPOSITION_INFORMATION 13
-#define FILE_ALL_INFORMATION         18
-#define FILE_END_OF_FILE_INFORMATION 20
-#define FILE_FS_FULL_SIZE_INFORMATION 7
-#define SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB 0x0001
+#define SMB2_0_INFO_FILE		   0x01
+#define SMB2_0_INFO_FILESYSTEM		   0x02
+#define FILE_BASIC_INFORMATION		   4
+#define FILE_STANDARD_INFORMATION	   5
+#define FILE_RENAME_INFORMATION		   10
+#define FILE_DISPOSITION_INFORMATION	   13
+#define FILE_ALL_INFORMATION		   18
+#define FILE_END_OF_FILE_INFORMATION	   20
+#define FILE_FS_FULL_SIZE_INFORMATION	   7
+#define SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB   0x0001
 
 struct smb2_req;
 
@@ -148,10 +148,10 @@ struct smb2_req {
 	uint16_t charge;       /* credits this request costs (>= 1) */
 	uint32_t payload_size; /* bytes moved (for the credit charge) */
 	int64_t deadline;
-	int no_sign;        /* negotiate/session setup before keys exist */
+	int no_sign;	    /* negotiate/session setup before keys exist */
 	int verify_in_done; /* session setup: the handler verifies the signature itself */
-	int preauth;        /* 3.1.1: hash the request and response into the preauth hash */
-	int related;        /* part of a compound (related to the previous) */
+	int preauth;	    /* 3.1.1: hash the request and response into the preauth hash */
+	int related;	    /* part of a compound (related to the previous) */
 	struct wbuf pdu;    /* 4 spare bytes + header + body; the payload is separate */
 	const void *payload;
 	size_t payload_len;
@@ -182,19 +182,19 @@ struct smb2_state {
 	uint32_t share_flags;
 	uint16_t session_flags;
 	int signing_required; /* sign every request, require signed responses */
-	int encrypt;          /* encrypt every request after session setup */
+	int encrypt;	      /* encrypt every request after session setup */
 	enum smb2_sign_alg sign_alg;
 	enum smb2_cipher cipher;
 	struct smb2_keys keys;
 	int have_keys;
-	uint8_t preauth[64];         /* connection preauth hash (after NEGOTIATE) */
+	uint8_t preauth[64];	     /* connection preauth hash (after NEGOTIATE) */
 	uint8_t session_preauth[64]; /* session preauth hash (during SESSION_SETUP) */
 	uint64_t nonce_counter;
 	uint8_t nonce_salt[4];
 	struct smb2_req *pending[SMB2_PENDING_BUCKETS];
 	size_t npending;
 	struct smb2_req *waitq_head, *waitq_tail; /* waiting for credits */
-	uint8_t *security_blob; /* from NEGOTIATE (SPNEGO hint) */
+	uint8_t *security_blob;			  /* from NEGOTIATE (SPNEGO hint) */
 	size_t security_blob_len;
 };
 
@@ -237,27 +237,28 @@ int smb2_msg_buffer(const struct smb2_msg *m, uint32_t off, uint32_t len, struct
 
 /* ---- commands ---- */
 int smb2_negotiate(struct smb_client *c);
+/* Applies a NEGOTIATE response (msg, len): the dialect, sizes, signing and cipher choices. */
+int smb2_negotiate_finish(struct smb_client *c, const uint8_t *msg, size_t len);
 int smb2_session_setup(struct smb_client *c);
 int smb2_tree_connect(struct smb_client *c);
 void smb2_logout(struct smb_client *c);
-int smb2_open(struct smb_client *c, const char *path, int flags, int options,
-	      struct smb_file **out, struct smb_stat *st, smb_cb cb, void *priv);
+int smb2_open(struct smb_client *c, const char *path, int flags, int options, struct smb_file **out,
+	      struct smb_stat *st, smb_cb cb, void *priv);
 int smb2_close(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
 int smb2_read(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off,
 	      smb_cb cb, void *priv);
-int smb2_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
-	       uint64_t off, smb_cb cb, void *priv);
+int smb2_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len, uint64_t off,
+	       smb_cb cb, void *priv);
 int smb2_flush(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
 int smb2_fstat(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 	       void *priv);
-int smb2_readdir(struct smb_client *c, struct smb_file *f, smb_dirent_fn fn, void *fpriv,
-		 smb_cb cb, void *priv);
+int smb2_readdir(struct smb_client *c, struct smb_file *f, smb_dirent_fn fn, void *fpriv, smb_cb cb,
+		 void *priv);
 int smb2_statfs(struct smb_client *c, struct smb_file *f, struct smb_statfs *st, smb_cb cb,
 		void *priv);
 int smb2_set_times(struct smb_client *c, struct smb_file *f, uint64_t atime, uint64_t mtime,
 		   smb_cb cb, void *priv);
-int smb2_set_size(struct smb_client *c, struct smb_file *f, uint64_t size, smb_cb cb,
-		  void *priv);
+int smb2_set_size(struct smb_client *c, struct smb_file *f, uint64_t size, smb_cb cb, void *priv);
 int smb2_set_delete(struct smb_client *c, struct smb_file *f, int del, smb_cb cb, void *priv);
 int smb2_rename(struct smb_client *c, struct smb_file *f, const char *to, int replace, smb_cb cb,
 		void *priv);

@@ -78,10 +78,11 @@ int smb2_tree_connect(struct smb_client *c)
 	s->share_flags = x.share_flags;
 	if (x.share_flags & SMB2_SHAREFLAG_ENCRYPT_DATA) {
 		if (s->cipher == SMB2_CIPHER_NONE || !s->have_keys)
-			return smb_failf(c, SMBG_ENOPROTO,
-					 "share %s requires encryption, which dialect %s cannot "
-					 "do here (use max-protocol 3.0 or later, and a user login)",
-					 c->url.share, smb_dialect_name(c->dialect));
+			return smb_failf(
+			    c, SMBG_ENOPROTO,
+			    "share %s requires encryption, which dialect %s cannot "
+			    "do here (use max-protocol 3.0 or later, and a user login)",
+			    c->url.share, smb_dialect_name(c->dialect));
 		s->encrypt = 1;
 		c->encryption = 1;
 	}
@@ -94,8 +95,7 @@ struct simple_ctx {
 	int done;
 };
 
-static void simple_done(struct smb_client *c, struct smb2_req *r, int err,
-			const struct smb2_msg *m)
+static void simple_done(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
 {
 	((struct simple_ctx *)r->ctx)->done = 1;
 }

@@ -26,8 +26,8 @@ static void write_done(struct smb_client *c, struct smb2_req *r, int err, const 
 	smb2_complete(c, r, rc);
 }
 
-int smb2_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
-	       uint64_t off, smb_cb cb, void *priv)
+int smb2_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len, uint64_t off,
+	       smb_cb cb, void *priv)
 {
 	if (len > c->max_write || len > INT32_MAX)
 		return SMBG_EINVAL;

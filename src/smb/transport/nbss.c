@@ -16,11 +16,11 @@
 #include "util/cursor.h"
 #include "util/log.h"
 
-#define NBSS_SESSION_REQUEST  0x81
+#define NBSS_SESSION_REQUEST   0x81
 #define NBSS_POSITIVE_RESPONSE 0x82
 #define NBSS_NEGATIVE_RESPONSE 0x83
 #define NBSS_RETARGET_RESPONSE 0x84
-#define NBSS_KEEPALIVE         0x85
+#define NBSS_KEEPALIVE	       0x85
 #define NB_MAX_RETARGETS       3
 
 int smb_nb_name_encode(const char *name, uint8_t type, uint8_t out[34])
@@ -157,8 +157,8 @@ static int nbss_exchange(int fd, const char *called, int timeout_ms, uint8_t *co
 	}
 }
 
-int smb_nbss_session_request(struct smb_link *t, const char *host, uint16_t port,
-			     int timeout_ms, char *err, size_t errlen)
+int smb_nbss_session_request(struct smb_link *t, const char *host, uint16_t port, int timeout_ms,
+			     char *err, size_t errlen)
 {
 	char names[2][16];
 	called_name_for(host, names[0]);
@@ -209,9 +209,8 @@ int smb_nbss_session_request(struct smb_link *t, const char *host, uint16_t port
 			log_debug("NetBIOS retarget to %s:%u", target, rport);
 		}
 	}
-	snprintf(err, errlen,
-		 "NetBIOS session refused by %s: %s (tried the called names %s%s%s)", host,
-		 negative_reason(code), names[0], nnames > 1 ? " and " : "",
+	snprintf(err, errlen, "NetBIOS session refused by %s: %s (tried the called names %s%s%s)",
+		 host, negative_reason(code), names[0], nnames > 1 ? " and " : "",
 		 nnames > 1 ? names[1] : "");
 	return SMBG_ECONNREFUSED;
 }

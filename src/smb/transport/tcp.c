@@ -40,8 +40,8 @@ void smb_transport_init(struct smb_link *t)
 
 static int connect_one(const struct addrinfo *ai, int timeout_ms, int *err_no)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
+	int fd =
+	    socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd < 0) {
 		*err_no = errno;
 		return -1;
@@ -131,8 +131,8 @@ void smb_transport_close(struct smb_link *t)
 	t->in_frame = 0;
 }
 
-int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len,
-			const void *payload, size_t payload_len)
+int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len, const void *payload,
+			size_t payload_len)
 {
 	/* owned carries 4 spare bytes in front for the frame header. */
 	size_t len = owned_len - 4 + payload_len;
@@ -260,7 +260,8 @@ int smb_transport_read(struct smb_link *t, smb_frame_fn fn, void *priv)
 	}
 	for (;;) {
 		if (t->in_frame) {
-			ssize_t r = read(t->fd, t->frame + t->frame_got, t->frame_len - t->frame_got);
+			ssize_t r =
+			    read(t->fd, t->frame + t->frame_got, t->frame_len - t->frame_got);
 			if (r == 0)
 				return SMBG_ECLOSED;
 			if (r < 0) {

@@ -38,16 +38,17 @@ void smb_transport_init(struct smb_link *t);
  * into err. The socket is non-blocking afterwards, with TCP_NODELAY. */
 int smb_transport_connect(struct smb_link *t, const char *host, uint16_t port, int timeout_ms,
 			  char *err, size_t errlen);
-/* NetBIOS session request (RFC 1002 4.3.2) on t (connected, or fd < 0: connects) with the called name derived from host, then
+/* NetBIOS session request (RFC 1002 4.3.2) on t (connected, or fd < 0: connects) with the called
+ * name derived from host, then
  * "*SMBSERVER" after a negative response; follows retarget responses. Blocking, timeout_ms. */
-int smb_nbss_session_request(struct smb_link *t, const char *host, uint16_t port,
-			     int timeout_ms, char *err, size_t errlen);
+int smb_nbss_session_request(struct smb_link *t, const char *host, uint16_t port, int timeout_ms,
+			     char *err, size_t errlen);
 void smb_transport_close(struct smb_link *t);
 
 /* Queues one frame: the 4-byte header is added here. owned is taken (freed after sending);
  * payload is borrowed until the frame is written (or the transport closed). */
-int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len,
-			const void *payload, size_t payload_len);
+int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len, const void *payload,
+			size_t payload_len);
 /* Writes as much queued output as the socket takes. 0, or < 0 on a socket error. */
 int smb_transport_flush(struct smb_link *t);
 /* Reads what is available and calls fn per frame. 0, SMBG_ECLOSED on EOF, < 0 on error. */

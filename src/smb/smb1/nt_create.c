@@ -1,0 +1,147 @@
+/* NT_CREATE_ANDX (MS-CIFS 2.2.4.64): opens, creates and overwrites files and directories. Like
+ * SMB2 CREATE, the response carries times, sizes and attributes. No oplock is requested. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "smb/smb1/smb1.h"
+
+#define FILE_SHARE_ALL		0x7 /* read, write, delete */
+#define FILE_OPEN		1
+#define FILE_CREATE		2
+#define FILE_OPEN_IF		3
+#define FILE_OVERWRITE		4
+#define FILE_OVERWRITE_IF	5
+#define FILE_DIRECTORY_FILE	0x00000001
+#define FILE_NON_DIRECTORY_FILE 0x00000040
+#define FILE_DELETE_ON_CLOSE	0x00001000
+#define SECURITY_IMPERSONATION	2
+
+static uint32_t desired_access(int flags)
+{
+	uint32_t a = SMB1_FILE_READ_ATTRIBUTES | SMB1_SYNCHRONIZE;
+	if (flags & SMB_O_READ)
+		a |= SMB1_FILE_READ_DATA | SMB1_FILE_READ_EA | SMB1_READ_CONTROL;
+	if (flags & SMB_O_WRITE)
+		a |= SMB1_FILE_WRITE_DATA | SMB1_FILE_APPEND_DATA | SMB1_FILE_WRITE_EA |
+		     SMB1_FILE_WRITE_ATTRIBUTES;
+	if (flags & SMB_O_DELETE)
+		a |= SMB1_DELETE_ACCESS;
+	if (flags & SMB_O_ATTR)
+		a |= SMB1_FILE_WRITE_ATTRIBUTES;
+	return a;
+}
+
+static uint32_t disposition(int flags)
+{
+	if (flags & SMB_O_CREATE) {
+		if (flags & SMB_O_EXCL)
+			return FILE_CREATE;
+		return (flags & SMB_O_TRUNC) ? FILE_OVERWRITE_IF : FILE_OPEN_IF;
+	}
+	return (flags & SMB_O_TRUNC) ? FILE_OVERWRITE : FILE_OPEN;
+}
+
+int smb1_create_parse(const struct smb1_msg *m, uint16_t *fid, struct smb_stat *st)
+{
+	struct cursor w = m->words;
+	uint8_t oplock, dir;
+	uint32_t action, attrs;
+	uint64_t bt, at, wt, ct, alloc, eof;
+	uint16_t rtype, pipe;
+	/* 34 words; servers asked for the extended response send more, which we skip. */
+	if (m->wct < 34 || cursor_skip(&w, 4) != 0 || cursor_get_u8(&w, &oplock) != 0 ||
+	    cursor_get_le16(&w, fid) != 0 || cursor_get_le32(&w, &action) != 0 ||
+	    cursor_get_le64(&w, &bt) != 0 || cursor_get_le64(&w, &at) != 0 ||
+	    cursor_get_le64(&w, &wt) != 0 || cursor_get_le64(&w, &ct) != 0 ||
+	    cursor_get_le32(&w, &attrs) != 0 || cursor_get_le64(&w, &alloc) != 0 ||
+	    cursor_get_le64(&w, &eof) != 0 || cursor_get_le16(&w, &rtype) != 0 ||
+	    cursor_get_le16(&w, &pipe) != 0 || cursor_get_u8(&w, &dir) != 0)
+		return SMBG_EPROTO;
+	if (st) {
+		memset(st, 0, sizeof(*st));
+		smb_filetime_to_timespec(bt, &st->btime);
+		smb_filetime_to_timespec(at, &st->atime);
+		smb_filetime_to_timespec(wt, &st->mtime);
+		smb_filetime_to_timespec(ct, &st->ctime);
+		st->alloc_size = alloc;
+		st->size = eof;
+		st->attributes = attrs;
+		st->is_dir = dir != 0 || (attrs & SMB1_FILE_ATTRIBUTE_DIRECTORY) != 0;
+		st->nlink = 1;
+	}
+	return 0;
+}
+
+static void create_done(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m)
+{
+	struct smb_file *f = r->file;
+	int rc = err;
+	struct smb_stat st;
+	if (rc == 0 && m->status != SMB1_STATUS_SUCCESS)
+		rc = smb1_status_err(c, m, "open", f->path);
+	if (rc == 0 && smb1_create_parse(m, &f->fid16, &st) < 0)
+		rc = smb_failf(c, SMBG_EPROTO, "open %s: malformed NT_CREATE_ANDX response",
+			       f->path);
+	if (rc < 0) {
+		smb1_handle_release(c, f);
+		smb_file_free(c, f);
+	} else {
+		f->is_dir = st.is_dir;
+		smb1_handle_get(f)->is_dir = st.is_dir;
+		if (r->out2)
+			*(struct smb_stat *)r->out2 = st;
+		*(struct smb_file **)r->out = f;
+	}
+	smb1_complete(c, r, rc);
+}
+
+int smb1_nt_create(struct smb_client *c, struct smb_file *f, int flags, int options,
+		   struct smb_file **out, struct smb_stat *st, smb_cb cb, void *priv)
+{
+	struct smb1_state *s = smb1_st(c);
+	struct smb1_req *r = smb1_req_new(c, SMB1_COM_NT_CREATE_ANDX, create_done);
+	if (!r)
+		return SMBG_ENOMEM;
+	r->file = f;
+	r->out = out;
+	r->out2 = st;
+	r->cb = cb;
+	r->priv = priv;
+	uint32_t create_opts = 0;
+	if (flags & SMB_O_DIR)
+		create_opts |= FILE_DIRECTORY_FILE;
+	if (flags & SMB_O_FILE)
+		create_opts |= FILE_NON_DIRECTORY_FILE;
+	if (options & SMB_OPEN_DELETE_ON_CLOSE)
+		create_opts |= FILE_DELETE_ON_CLOSE;
+	struct wbuf *b = &r->pdu;
+	smb1_words_begin(r, 24);
+	wbuf_put_u8(b, SMB1_COM_NO_ANDX_COMMAND);
+	wbuf_put_u8(b, 0);
+	wbuf_put_le16(b, 0);
+	wbuf_put_u8(b, 0); /* Reserved */
+	size_t name_len_at = b->len;
+	wbuf_put_le16(b, 0); /* NameLength, patched */
+	wbuf_put_le32(b, 0); /* Flags: no oplock */
+	wbuf_put_le32(b, 0); /* RootDirectoryFID */
+	wbuf_put_le32(b, desired_access(flags));
+	wbuf_put_le64(b, 0); /* AllocationSize */
+	wbuf_put_le32(b, (flags & SMB_O_DIR) ? SMB1_FILE_ATTRIBUTE_DIRECTORY
+					     : SMB1_FILE_ATTRIBUTE_NORMAL);
+	wbuf_put_le32(b, FILE_SHARE_ALL);
+	wbuf_put_le32(b, disposition(flags));
+	wbuf_put_le32(b, create_opts);
+	wbuf_put_le32(b, SECURITY_IMPERSONATION);
+	wbuf_put_u8(b, 0); /* SecurityFlags */
+	smb1_bytes_begin(r);
+	size_t pad = s->unicode && (smb1_hdr_off(r) & 1) ? 1 : 0;
+	size_t start = b->len + pad;
+	int rc = smb1_put_string(c, r, f->path, 1);
+	if (rc < 0 || b->len - start > 0xFFFF) {
+		smb1_req_free(r);
+		return rc < 0 ? rc : SMBG_ENAME;
+	}
+	/* The name's length in bytes, terminator included (as Windows clients count it). */
+	wbuf_set_le16(b, name_len_at, (uint16_t)(b->len - start));
+	return smb1_submit(c, r);
+}

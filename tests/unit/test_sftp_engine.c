@@ -1,0 +1,813 @@
+/* The SFTP engine driven directly: packets in, replies out, over a local folder (and over a
+ * wrapper backend that completes reads in reverse order, for out-of-order replies). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sftp/proto.h"
+#include "sftp/sftp.h"
+#include "util/cursor.h"
+#include "util/wbuf.h"
+#include "vfs/backend.h"
+#include "vfs/vfs.h"
+
+/* ---- a test rig: a temp folder, a VFS on it, an engine ---- */
+
+struct rig {
+	char dir[64];
+	struct vfs *v;
+	struct vfs_conn *vc;
+	struct sftp_engine *e;
+	uint8_t out[1 << 20];
+	size_t outlen, outoff;
+};
+
+static void rig_file(struct rig *r, const char *name, const char *content)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", r->dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static char *rig_read(struct rig *r, const char *name)
+{
+	static char buf[4096];
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", r->dir, name);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void rig_start(struct rig *r, const struct vfs_backend_ops *ops, int read_only,
+		      size_t max_handles)
+{
+	memset(r, 0, sizeof(*r));
+	strcpy(r->dir, "/tmp/sftp-engine-XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	struct vfs_opts vo;
+	vfs_opts_default(&vo);
+	vo.read_only = read_only;
+	char err[256];
+	r->v = vfs_new_with(ops ? ops : &vfs_backend_local, r->dir, &vo, err, sizeof(err));
+	assert_non_null(r->v);
+	r->vc = vfs_conn_new(r->v, err, sizeof(err));
+	assert_non_null(r->vc);
+	struct sftp_opts so;
+	sftp_opts_default(&so);
+	if (max_handles)
+		so.max_handles = max_handles;
+	r->e = sftp_engine_new(r->vc, &so);
+	assert_non_null(r->e);
+}
+
+static void rig_stop(struct rig *r)
+{
+	sftp_engine_free(r->e);
+	vfs_conn_free(r->vc);
+	vfs_free(r->v);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Sends one packet (body built in b, length prefixed here), processes, collects output. */
+static int rig_send(struct rig *r, struct wbuf *b)
+{
+	uint8_t len[4] = {(uint8_t)(b->len >> 24), (uint8_t)(b->len >> 16), (uint8_t)(b->len >> 8),
+			  (uint8_t)b->len};
+	assert_int_equal(sftp_engine_input(r->e, len, 4), 4);
+	assert_int_equal(sftp_engine_input(r->e, b->p, b->len), b->len);
+	wbuf_free(b);
+	int rc = sftp_engine_process(r->e);
+	struct iovec iov[64];
+	int n;
+	while ((n = sftp_engine_output(r->e, iov, 64)) > 0) {
+		size_t tot = 0;
+		for (int i = 0; i < n; i++) {
+			assert_true(r->outlen + iov[i].iov_len <= sizeof(r->out));
+			memcpy(r->out + r->outlen, iov[i].iov_base, iov[i].iov_len);
+			r->outlen += iov[i].iov_len;
+			tot += iov[i].iov_len;
+		}
+		sftp_engine_output_done(r->e, tot);
+	}
+	return rc;
+}
+
+struct reply {
+	uint8_t type;
+	uint32_t id;
+	struct cursor c; /* the rest */
+};
+
+/* Takes the next reply from the collected output; 0 when there is none. */
+static int rig_reply(struct rig *r, struct reply *rep)
+{
+	struct cursor c;
+	uint32_t len;
+	cursor_init(&c, r->out + r->outoff, r->outlen - r->outoff);
+	if (cursor_get_be32(&c, &len) != 0)
+		return 0;
+	assert_true(len <= cursor_left(&c));
+	assert_int_equal(cursor_get_u8(&c, &rep->type), 0);
+	assert_int_equal(cursor_get_be32(&c, &rep->id), 0);
+	cursor_init(&rep->c, r->out + r->outoff + 9, len - 5);
+	r->outoff += 4 + len;
+	return 1;
+}
+
+static void put_str(struct wbuf *b, const char *s)
+{
+	wbuf_put_be32(b, (uint32_t)strlen(s));
+	wbuf_put_bytes(b, s, strlen(s));
+}
+
+static void put_u64(struct wbuf *b, uint64_t v)
+{
+	wbuf_put_be32(b, (uint32_t)(v >> 32));
+	wbuf_put_be32(b, (uint32_t)v);
+}
+
+static struct wbuf pkt(uint8_t type, uint32_t id)
+{
+	struct wbuf b;
+	wbuf_init(&b);
+	wbuf_put_u8(&b, type);
+	wbuf_put_be32(&b, id);
+	return b;
+}
+
+static void rig_init(struct rig *r)
+{
+	struct wbuf b = pkt(SSH_FXP_INIT, 3);
+	assert_int_equal(rig_send(r, &b), 0);
+	struct reply rep;
+	assert_true(rig_reply(r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_VERSION);
+	assert_int_equal(rep.id, 3);
+}
+
+/* Expects a STATUS reply with id and code; returns its message (static). */
+static const char *expect_status(struct rig *r, uint32_t id, uint32_t code)
+{
+	static char msg[256];
+	struct reply rep;
+	uint32_t got, n;
+	const uint8_t *p;
+	assert_true(rig_reply(r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_STATUS);
+	assert_int_equal(rep.id, id);
+	assert_int_equal(cursor_get_be32(&rep.c, &got), 0);
+	assert_int_equal(cursor_get_be32(&rep.c, &n), 0);
+	assert_int_equal(cursor_get_ptr(&rep.c, n, &p), 0);
+	snprintf(msg, sizeof(msg), "%.*s", (int)n, p);
+	if (got != code)
+		fail_msg("status %u (%s), wanted %u", got, msg, code);
+	return msg;
+}
+
+/* Expects a HANDLE reply; copies the handle. */
+static void expect_handle(struct rig *r, uint32_t id, uint8_t *h, uint32_t *hl)
+{
+	struct reply rep;
+	const uint8_t *p;
+	assert_true(rig_reply(r, &rep));
+	if (rep.type == SSH_FXP_STATUS) {
+		uint32_t code, n;
+		assert_int_equal(cursor_get_be32(&rep.c, &code), 0);
+		assert_int_equal(cursor_get_be32(&rep.c, &n), 0);
+		assert_int_equal(cursor_get_ptr(&rep.c, n, &p), 0);
+		fail_msg("status %u %.*s instead of a handle", code, (int)n, p);
+	}
+	assert_int_equal(rep.type, SSH_FXP_HANDLE);
+	assert_int_equal(rep.id, id);
+	assert_int_equal(cursor_get_be32(&rep.c, hl), 0);
+	assert_true(*hl <= 256);
+	assert_int_equal(cursor_get_bytes(&rep.c, h, *hl), 0);
+}
+
+static void send_open(struct rig *r, uint32_t id, const char *path, uint32_t pflags)
+{
+	struct wbuf b = pkt(SSH_FXP_OPEN, id);
+	put_str(&b, path);
+	wbuf_put_be32(&b, pflags);
+	wbuf_put_be32(&b, 0); /* no attrs */
+	rig_send(r, &b);
+}
+
+static void send_handle_op(struct rig *r, uint8_t type, uint32_t id, const uint8_t *h, uint32_t hl)
+{
+	struct wbuf b = pkt(type, id);
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	rig_send(r, &b);
+}
+
+static void send_read(struct rig *r, uint32_t id, const uint8_t *h, uint32_t hl, uint64_t off,
+		      uint32_t len)
+{
+	struct wbuf b = pkt(SSH_FXP_READ, id);
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	put_u64(&b, off);
+	wbuf_put_be32(&b, len);
+	rig_send(r, &b);
+}
+
+static void send_write(struct rig *r, uint32_t id, const uint8_t *h, uint32_t hl, uint64_t off,
+		       const char *data)
+{
+	struct wbuf b = pkt(SSH_FXP_WRITE, id);
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	put_u64(&b, off);
+	put_str(&b, data);
+	rig_send(r, &b);
+}
+
+static void expect_data(struct rig *r, uint32_t id, const char *want)
+{
+	struct reply rep;
+	uint32_t n;
+	const uint8_t *p;
+	assert_true(rig_reply(r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_DATA);
+	assert_int_equal(rep.id, id);
+	assert_int_equal(cursor_get_be32(&rep.c, &n), 0);
+	assert_int_equal(cursor_get_ptr(&rep.c, n, &p), 0);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(p, want, n);
+}
+
+static void expect_name(struct rig *r, uint32_t id, const char *want)
+{
+	struct reply rep;
+	uint32_t count, n;
+	const uint8_t *p;
+	assert_true(rig_reply(r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_NAME);
+	assert_int_equal(rep.id, id);
+	assert_int_equal(cursor_get_be32(&rep.c, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(cursor_get_be32(&rep.c, &n), 0);
+	assert_int_equal(cursor_get_ptr(&rep.c, n, &p), 0);
+	char got[512];
+	snprintf(got, sizeof(got), "%.*s", (int)n, p);
+	assert_string_equal(got, want);
+}
+
+/* ---- tests ---- */
+
+static void test_version_and_extensions(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	struct wbuf b = pkt(SSH_FXP_INIT, 3);
+	assert_int_equal(rig_send(&r, &b), 0);
+	struct reply rep;
+	assert_true(rig_reply(&r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_VERSION);
+	assert_int_equal(rep.id, 3); /* the version */
+	const char *want[] = {"posix-rename@openssh.com", "statvfs@openssh.com",
+			      "fstatvfs@openssh.com",	  "hardlink@openssh.com",
+			      "fsync@openssh.com",	  "limits@openssh.com",
+			      "expand-path@openssh.com"};
+	int seen[7] = {0};
+	while (cursor_left(&rep.c) > 0) {
+		const uint8_t *p;
+		uint32_t n, vn;
+		assert_int_equal(cursor_get_be32(&rep.c, &n), 0);
+		assert_int_equal(cursor_get_ptr(&rep.c, n, &p), 0);
+		for (int i = 0; i < 7; i++)
+			if (strlen(want[i]) == n && memcmp(want[i], p, n) == 0)
+				seen[i]++;
+		assert_int_equal(cursor_get_be32(&rep.c, &vn), 0);
+		assert_int_equal(cursor_skip(&rep.c, vn), 0);
+	}
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(seen[i], 1);
+	rig_stop(&r);
+}
+
+static void test_packet_before_init_is_fatal(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	struct wbuf b = pkt(SSH_FXP_REALPATH, 1);
+	put_str(&b, ".");
+	assert_true(rig_send(&r, &b) < 0);
+	assert_non_null(strstr(sftp_engine_error(r.e), "before SSH_FXP_INIT"));
+	rig_stop(&r);
+}
+
+static void test_oversized_packet_refused_before_allocation(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_init(&r);
+	/* a length of 16 MiB: refused on the four length bytes alone */
+	uint8_t big[8] = {0x01, 0x00, 0x00, 0x00, SSH_FXP_READ, 0, 0, 1};
+	size_t took = sftp_engine_input(r.e, big, sizeof(big));
+	assert_int_equal(took, 4);
+	assert_true(sftp_engine_process(r.e) < 0);
+	assert_non_null(strstr(sftp_engine_error(r.e), "16777216"));
+	assert_int_equal(sftp_engine_input_room(r.e), 0);
+	rig_stop(&r);
+}
+
+static void test_largest_packet_accepted(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 5, "big", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
+	expect_handle(&r, 5, h, &hl);
+	/* a WRITE of SFTP_MAX_DATA bytes fits under the cap */
+	struct wbuf b = pkt(SSH_FXP_WRITE, 6);
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	put_u64(&b, 0);
+	wbuf_put_be32(&b, SFTP_MAX_DATA);
+	wbuf_put_zero(&b, SFTP_MAX_DATA);
+	assert_true(b.len <= SFTP_MAX_PACKET);
+	assert_int_equal(rig_send(&r, &b), 0);
+	expect_status(&r, 6, SSH_FX_OK);
+	rig_stop(&r);
+}
+
+static void test_short_length_is_fatal(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	uint8_t p[4] = {0, 0, 0, 3};
+	assert_int_equal(sftp_engine_input(r.e, p, 4), 4);
+	assert_true(sftp_engine_process(r.e) < 0);
+	rig_stop(&r);
+}
+
+static void test_open_read_close(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_file(&r, "a.txt", "hello world");
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 7, "/a.txt", SSH_FXF_READ);
+	expect_handle(&r, 7, h, &hl);
+	send_read(&r, 8, h, hl, 6, 100);
+	expect_data(&r, 8, "world");
+	send_read(&r, 9, h, hl, 11, 100);
+	expect_status(&r, 9, SSH_FX_EOF);
+	send_handle_op(&r, SSH_FXP_CLOSE, 10, h, hl);
+	expect_status(&r, 10, SSH_FX_OK);
+	/* the handle is gone */
+	send_read(&r, 11, h, hl, 0, 10);
+	assert_string_equal(expect_status(&r, 11, SSH_FX_FAILURE), "invalid handle");
+	rig_stop(&r);
+}
+
+static void test_bad_handles(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_init(&r);
+	uint8_t junk[8] = {0, 0, 0, 9, 0, 0, 0, 1};
+	send_read(&r, 1, junk, 8, 0, 10);
+	expect_status(&r, 1, SSH_FX_FAILURE);
+	send_read(&r, 2, junk, 3, 0, 10); /* wrong length */
+	expect_status(&r, 2, SSH_FX_FAILURE);
+	send_handle_op(&r, SSH_FXP_CLOSE, 3, junk, 0);
+	expect_status(&r, 3, SSH_FX_FAILURE);
+	rig_stop(&r);
+}
+
+static void test_open_flags_cache_mode_off(void **state)
+{
+	(void)state;
+	struct rig r;
+	uint8_t h[256];
+	uint32_t hl;
+	rig_start(&r, NULL, 0, 0);
+	rig_file(&r, "e.txt", "existing");
+	rig_init(&r);
+	/* READ on a missing file */
+	send_open(&r, 1, "missing", SSH_FXF_READ);
+	expect_status(&r, 1, SSH_FX_NO_SUCH_FILE);
+	/* WRITE without CREAT on a missing file */
+	send_open(&r, 2, "missing", SSH_FXF_WRITE);
+	expect_status(&r, 2, SSH_FX_NO_SUCH_FILE);
+	/* CREAT|EXCL on an existing file */
+	send_open(&r, 3, "e.txt", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_EXCL);
+	expect_status(&r, 3, SSH_FX_FAILURE);
+	assert_string_equal(rig_read(&r, "e.txt"), "existing");
+	/* READ|WRITE is refused in cache mode off, with a message saying why */
+	send_open(&r, 4, "e.txt", SSH_FXF_READ | SSH_FXF_WRITE);
+	assert_non_null(strstr(expect_status(&r, 4, SSH_FX_OP_UNSUPPORTED), "cache mode off"));
+	/* APPEND too (it would otherwise truncate) */
+	send_open(&r, 5, "e.txt", SSH_FXF_WRITE | SSH_FXF_APPEND);
+	expect_status(&r, 5, SSH_FX_OP_UNSUPPORTED);
+	assert_string_equal(rig_read(&r, "e.txt"), "existing");
+	/* WRITE alone truncates (rclone: write-only opens behave as O_TRUNC) */
+	send_open(&r, 6, "e.txt", SSH_FXF_WRITE);
+	expect_handle(&r, 6, h, &hl);
+	assert_string_equal(rig_read(&r, "e.txt"), "");
+	send_write(&r, 7, h, hl, 0, "new");
+	expect_status(&r, 7, SSH_FX_OK);
+	/* writes are sequential: a seek is refused */
+	send_write(&r, 8, h, hl, 10, "x");
+	assert_non_null(strstr(expect_status(&r, 8, SSH_FX_OP_UNSUPPORTED), "sequential"));
+	send_write(&r, 9, h, hl, 3, "er");
+	expect_status(&r, 9, SSH_FX_OK);
+	/* no reading from a write handle */
+	send_read(&r, 10, h, hl, 0, 4);
+	expect_status(&r, 10, SSH_FX_PERMISSION_DENIED);
+	send_handle_op(&r, SSH_FXP_CLOSE, 11, h, hl);
+	expect_status(&r, 11, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "e.txt"), "newer");
+	/* CREAT|TRUNC makes a new file */
+	send_open(&r, 12, "n.txt", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
+	expect_handle(&r, 12, h, &hl);
+	send_handle_op(&r, SSH_FXP_CLOSE, 13, h, hl);
+	expect_status(&r, 13, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "n.txt"), "");
+	/* CREAT|EXCL on a new name works */
+	send_open(&r, 14, "x.txt", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_EXCL);
+	expect_handle(&r, 14, h, &hl);
+	send_handle_op(&r, SSH_FXP_CLOSE, 15, h, hl);
+	expect_status(&r, 15, SSH_FX_OK);
+	/* a directory cannot be opened as a file */
+	assert_int_equal(mkdir(strcat(strcpy((char[128]){0}, r.dir), "/d"), 0755), 0);
+	send_open(&r, 16, "d", SSH_FXF_READ);
+	expect_status(&r, 16, SSH_FX_FAILURE);
+	rig_stop(&r);
+}
+
+static void test_realpath_never_leaves_root(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_init(&r);
+	const char *in[] = {".", "/../..", "a/../../b", "/a/./b//c/", "../../etc/passwd", ""};
+	const char *out[] = {"/", "/", "/b", "/a/b/c", "/etc/passwd", "/"};
+	for (uint32_t i = 0; i < 6; i++) {
+		struct wbuf b = pkt(SSH_FXP_REALPATH, 20 + i);
+		put_str(&b, in[i]);
+		rig_send(&r, &b);
+		expect_name(&r, 20 + i, out[i]);
+	}
+	/* a path with a NUL byte is refused */
+	struct wbuf b = pkt(SSH_FXP_REALPATH, 30);
+	wbuf_put_be32(&b, 3);
+	wbuf_put_bytes(&b, "a\0b", 3);
+	rig_send(&r, &b);
+	expect_status(&r, 30, SSH_FX_FAILURE);
+	rig_stop(&r);
+}
+
+static void test_symlink_escape_refused(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_file(&r, "in.txt", "inside");
+	char p[256];
+	snprintf(p, sizeof(p), "%s/out", r.dir);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	snprintf(p, sizeof(p), "%s/up", r.dir);
+	assert_int_equal(symlink("../../../etc/passwd", p), 0);
+	snprintf(p, sizeof(p), "%s/ok", r.dir);
+	assert_int_equal(symlink("in.txt", p), 0);
+	rig_init(&r);
+	send_open(&r, 1, "out", SSH_FXF_READ);
+	expect_status(&r, 1, SSH_FX_FAILURE);
+	send_open(&r, 2, "up", SSH_FXF_READ);
+	expect_status(&r, 2, SSH_FX_FAILURE);
+	struct wbuf b = pkt(SSH_FXP_STAT, 3);
+	put_str(&b, "/out");
+	rig_send(&r, &b);
+	struct reply rep;
+	assert_true(rig_reply(&r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_STATUS);
+	/* a symlink that stays inside works */
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 4, "ok", SSH_FXF_READ);
+	expect_handle(&r, 4, h, &hl);
+	send_read(&r, 5, h, hl, 0, 100);
+	expect_data(&r, 5, "inside");
+	rig_stop(&r);
+}
+
+static void test_max_handles(void **state)
+{
+	(void)state;
+	struct rig r;
+	uint8_t h[256];
+	uint32_t hl;
+	rig_start(&r, NULL, 0, 2);
+	rig_file(&r, "a", "1");
+	rig_init(&r);
+	send_open(&r, 1, "a", SSH_FXF_READ);
+	expect_handle(&r, 1, h, &hl);
+	struct wbuf b = pkt(SSH_FXP_OPENDIR, 2);
+	put_str(&b, "/");
+	rig_send(&r, &b);
+	expect_handle(&r, 2, h, &hl);
+	send_open(&r, 3, "a", SSH_FXF_READ);
+	assert_non_null(strstr(expect_status(&r, 3, SSH_FX_FAILURE), "too many open handles"));
+	/* closing one makes room */
+	send_handle_op(&r, SSH_FXP_CLOSE, 4, h, hl);
+	expect_status(&r, 4, SSH_FX_OK);
+	send_open(&r, 5, "a", SSH_FXF_READ);
+	expect_handle(&r, 5, h, &hl);
+	rig_stop(&r);
+}
+
+static void test_readdir_pages_through(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	for (int i = 0; i < 3000; i++) {
+		char n[32];
+		snprintf(n, sizeof(n), "file-%04d-with-a-longish-name", i);
+		rig_file(&r, n, "x");
+	}
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	struct wbuf b = pkt(SSH_FXP_OPENDIR, 1);
+	put_str(&b, "/");
+	rig_send(&r, &b);
+	expect_handle(&r, 1, h, &hl);
+	uint32_t total = 0, replies = 0;
+	for (uint32_t id = 2;; id++) {
+		send_handle_op(&r, SSH_FXP_READDIR, id, h, hl);
+		struct reply rep;
+		assert_true(rig_reply(&r, &rep));
+		assert_int_equal(rep.id, id);
+		if (rep.type == SSH_FXP_STATUS)
+			break;
+		assert_int_equal(rep.type, SSH_FXP_NAME);
+		uint32_t count;
+		assert_int_equal(cursor_get_be32(&rep.c, &count), 0);
+		total += count;
+		replies++;
+		r.outlen = r.outoff = 0;
+	}
+	assert_int_equal(total, 3000);
+	assert_true(replies >= 2); /* one reply stays under its size cap */
+	rig_stop(&r);
+}
+
+static void test_renames_and_extensions(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_file(&r, "a", "A");
+	rig_file(&r, "b", "B");
+	rig_init(&r);
+	/* version 3 RENAME does not replace */
+	struct wbuf b = pkt(SSH_FXP_RENAME, 1);
+	put_str(&b, "a");
+	put_str(&b, "b");
+	rig_send(&r, &b);
+	expect_status(&r, 1, SSH_FX_FAILURE);
+	assert_string_equal(rig_read(&r, "b"), "B");
+	/* posix-rename does */
+	b = pkt(SSH_FXP_EXTENDED, 2);
+	put_str(&b, "posix-rename@openssh.com");
+	put_str(&b, "a");
+	put_str(&b, "b");
+	rig_send(&r, &b);
+	expect_status(&r, 2, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "b"), "A");
+	assert_null(rig_read(&r, "a"));
+	/* hardlink */
+	b = pkt(SSH_FXP_EXTENDED, 3);
+	put_str(&b, "hardlink@openssh.com");
+	put_str(&b, "b");
+	put_str(&b, "c");
+	rig_send(&r, &b);
+	expect_status(&r, 3, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "c"), "A");
+	/* limits */
+	b = pkt(SSH_FXP_EXTENDED, 4);
+	put_str(&b, "limits@openssh.com");
+	rig_send(&r, &b);
+	struct reply rep;
+	uint32_t hi, lo;
+	assert_true(rig_reply(&r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_EXTENDED_REPLY);
+	assert_int_equal(cursor_get_be32(&rep.c, &hi), 0);
+	assert_int_equal(cursor_get_be32(&rep.c, &lo), 0);
+	assert_int_equal(lo, SFTP_MAX_PACKET);
+	assert_int_equal(cursor_get_be32(&rep.c, &hi), 0);
+	assert_int_equal(cursor_get_be32(&rep.c, &lo), 0);
+	assert_int_equal(lo, SFTP_MAX_DATA);
+	/* statvfs: 11 uint64 */
+	b = pkt(SSH_FXP_EXTENDED, 5);
+	put_str(&b, "statvfs@openssh.com");
+	put_str(&b, "/");
+	rig_send(&r, &b);
+	assert_true(rig_reply(&r, &rep));
+	assert_int_equal(rep.type, SSH_FXP_EXTENDED_REPLY);
+	assert_int_equal(cursor_left(&rep.c), 11 * 8);
+	/* expand-path */
+	b = pkt(SSH_FXP_EXTENDED, 6);
+	put_str(&b, "expand-path@openssh.com");
+	put_str(&b, "~/x/../y");
+	rig_send(&r, &b);
+	expect_name(&r, 6, "/y");
+	/* an unknown extension */
+	b = pkt(SSH_FXP_EXTENDED, 7);
+	put_str(&b, "copy-data");
+	rig_send(&r, &b);
+	expect_status(&r, 7, SSH_FX_OP_UNSUPPORTED);
+	/* fsync on a handle */
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 8, "c", SSH_FXF_READ);
+	expect_handle(&r, 8, h, &hl);
+	b = pkt(SSH_FXP_EXTENDED, 9);
+	put_str(&b, "fsync@openssh.com");
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	rig_send(&r, &b);
+	expect_status(&r, 9, SSH_FX_OK);
+	rig_stop(&r);
+}
+
+static void test_malformed_and_unknown(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	rig_init(&r);
+	struct wbuf b = pkt(SSH_FXP_OPEN, 1);
+	wbuf_put_be32(&b, 100); /* a string longer than the packet */
+	wbuf_put_bytes(&b, "abc", 3);
+	assert_int_equal(rig_send(&r, &b), 0);
+	expect_status(&r, 1, SSH_FX_BAD_MESSAGE);
+	b = pkt(99, 2);
+	assert_int_equal(rig_send(&r, &b), 0);
+	expect_status(&r, 2, SSH_FX_OP_UNSUPPORTED);
+	b = pkt(SSH_FXP_SYMLINK, 3);
+	put_str(&b, "a");
+	put_str(&b, "b");
+	rig_send(&r, &b);
+	expect_status(&r, 3, SSH_FX_OP_UNSUPPORTED);
+	rig_stop(&r);
+}
+
+static void test_read_only(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 1, 0);
+	rig_file(&r, "a", "A");
+	rig_init(&r);
+	send_open(&r, 1, "a", SSH_FXF_WRITE | SSH_FXF_TRUNC | SSH_FXF_CREAT);
+	expect_status(&r, 1, SSH_FX_PERMISSION_DENIED);
+	struct wbuf b = pkt(SSH_FXP_REMOVE, 2);
+	put_str(&b, "a");
+	rig_send(&r, &b);
+	expect_status(&r, 2, SSH_FX_PERMISSION_DENIED);
+	b = pkt(SSH_FXP_MKDIR, 3);
+	put_str(&b, "d");
+	wbuf_put_be32(&b, 0);
+	rig_send(&r, &b);
+	expect_status(&r, 3, SSH_FX_PERMISSION_DENIED);
+	assert_string_equal(rig_read(&r, "a"), "A");
+	rig_stop(&r);
+}
+
+/* ---- out of order: a backend that holds reads and completes them newest first ---- */
+
+struct held {
+	struct vfs_op *op;
+	void *fh;
+	void *buf;
+	size_t len;
+	uint64_t off;
+};
+static struct held held[16];
+static int nheld;
+static int hold_fd = -1;
+
+static void rev_read(void *bc, struct vfs_op *op, void *fh, void *buf, size_t len, uint64_t off)
+{
+	(void)bc;
+	held[nheld++] = (struct held){op, fh, buf, len, off};
+}
+
+static int rev_pollfd(void *bc, struct pollfd *pfd)
+{
+	(void)bc;
+	pfd->fd = hold_fd;
+	pfd->events = POLLIN;
+	return nheld > 0;
+}
+
+static int rev_service(void *bc, short revents)
+{
+	(void)revents;
+	while (nheld > 0) {
+		struct held *x = &held[--nheld];
+		vfs_backend_local.read(bc, x->op, x->fh, x->buf, x->len, x->off);
+	}
+	return 0;
+}
+
+static void test_out_of_order_replies(void **state)
+{
+	(void)state;
+	static struct vfs_backend_ops rev;
+	rev = vfs_backend_local;
+	rev.read = rev_read;
+	rev.conn_pollfd = rev_pollfd;
+	rev.conn_service = rev_service;
+	hold_fd = open("/dev/null", O_RDONLY);
+	struct rig r;
+	rig_start(&r, &rev, 0, 0);
+	rig_file(&r, "f", "aaaabbbbcccc");
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 1, "f", SSH_FXF_READ);
+	expect_handle(&r, 1, h, &hl);
+	send_read(&r, 100, h, hl, 0, 4);
+	send_read(&r, 101, h, hl, 4, 4);
+	send_read(&r, 102, h, hl, 8, 4);
+	assert_int_equal(nheld, 3); /* all three in flight together */
+	assert_int_equal(sftp_engine_busy(r.e), 3);
+	struct pollfd pfd;
+	assert_int_equal(vfs_conn_pollfds(r.vc, &pfd, 1), 1);
+	pfd.revents = POLLIN;
+	vfs_conn_service(r.vc, &pfd, 1);
+	/* collect the replies (an empty packet is not sent: just drain) */
+	sftp_engine_process(r.e);
+	struct iovec iov[16];
+	int n = sftp_engine_output(r.e, iov, 16);
+	for (int i = 0; i < n; i++) {
+		memcpy(r.out + r.outlen, iov[i].iov_base, iov[i].iov_len);
+		r.outlen += iov[i].iov_len;
+		sftp_engine_output_done(r.e, iov[i].iov_len);
+	}
+	expect_data(&r, 102, "cccc");
+	expect_data(&r, 101, "bbbb");
+	expect_data(&r, 100, "aaaa");
+	rig_stop(&r);
+	close(hold_fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_version_and_extensions),
+	    cmocka_unit_test(test_packet_before_init_is_fatal),
+	    cmocka_unit_test(test_oversized_packet_refused_before_allocation),
+	    cmocka_unit_test(test_largest_packet_accepted),
+	    cmocka_unit_test(test_short_length_is_fatal),
+	    cmocka_unit_test(test_open_read_close),
+	    cmocka_unit_test(test_bad_handles),
+	    cmocka_unit_test(test_open_flags_cache_mode_off),
+	    cmocka_unit_test(test_realpath_never_leaves_root),
+	    cmocka_unit_test(test_symlink_escape_refused),
+	    cmocka_unit_test(test_max_handles),
+	    cmocka_unit_test(test_readdir_pages_through),
+	    cmocka_unit_test(test_renames_and_extensions),
+	    cmocka_unit_test(test_malformed_and_unknown),
+	    cmocka_unit_test(test_read_only),
+	    cmocka_unit_test(test_out_of_order_replies),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,422 @@
+/* The VFS: path normalisation, the directory cache, and the local backend under the VFS's
+ * rules (confinement, cache mode off, --read-only, --no-seek, perms, hashing). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vfs/dircache.h"
+#include "vfs/vfs.h"
+
+/* ---- paths ---- */
+
+static void norm_ok(const char *in, const char *cwd, const char *want)
+{
+	char out[VFS_PATH_MAX];
+	int n = vfs_path_normalize(in, strlen(in), cwd, out, sizeof(out));
+	if (n < 0)
+		fail_msg("normalize(%s) failed: %d", in, n);
+	assert_string_equal(out, want);
+	assert_int_equal((size_t)n, strlen(want));
+}
+
+static void test_path_normalize(void **state)
+{
+	(void)state;
+	norm_ok("", "", "");
+	norm_ok("/", "", "");
+	norm_ok(".", "", "");
+	norm_ok("..", "", "");
+	norm_ok("/../../..", "", "");
+	norm_ok("a/b/../c", "", "a/c");
+	norm_ok("a//b/./c/", "", "a/b/c");
+	norm_ok("../x", "d/e", "d/x");
+	norm_ok("../../../x", "d/e", "x");
+	norm_ok("/abs", "d/e", "abs");
+	norm_ok("...", "", "...");
+	norm_ok("a/..b", "", "a/..b");
+	char out[16];
+	/* embedded NUL, too long a component, too long a result */
+	assert_int_equal(vfs_path_normalize("a\0b", 3, "", out, sizeof(out)), SMBG_ENAME);
+	char longname[300];
+	memset(longname, 'x', sizeof(longname));
+	assert_int_equal(vfs_path_normalize(longname, 256, "", (char[512]){0}, 512), SMBG_ENAME);
+	assert_int_equal(vfs_path_normalize(longname, 255, "", (char[512]){0}, 512), 255);
+	assert_int_equal(vfs_path_normalize("abcdefghij/klmnop", 17, "", out, sizeof(out)),
+			 SMBG_ENAME);
+	assert_int_equal(vfs_path_normalize("abcdefghijklmno", 15, "", out, sizeof(out)), 15);
+	size_t plen;
+	assert_string_equal(vfs_path_base("a/b/c", &plen), "c");
+	assert_int_equal(plen, 3);
+	assert_string_equal(vfs_path_base("c", &plen), "c");
+	assert_int_equal(plen, 0);
+}
+
+/* ---- directory cache ---- */
+
+static struct vfs_dir *dir_of(const char *names[], int n)
+{
+	struct vfs_dir *d = calloc(1, sizeof(*d));
+	d->refs = 1;
+	d->ents = calloc((size_t)n, sizeof(*d->ents));
+	d->names = malloc(4096);
+	for (int i = 0; i < n; i++) {
+		d->ents[i].name_off = (uint32_t)d->names_len;
+		d->ents[i].name_len = (uint32_t)strlen(names[i]);
+		d->ents[i].attr.size = (uint64_t)i + 1;
+		strcpy(d->names + d->names_len, names[i]);
+		d->names_len += strlen(names[i]) + 1;
+	}
+	d->n = (size_t)n;
+	return d;
+}
+
+static void test_dircache(void **state)
+{
+	(void)state;
+	struct dircache *dc = dircache_new(60, 3);
+	const char *n1[] = {"a", "b", "c"};
+	struct vfs_dir *d = dir_of(n1, 3);
+	dircache_put(dc, "x/y", d);
+	vfs_dir_put(d); /* the cache holds its own reference */
+	struct vfs_attr a;
+	assert_int_equal(dircache_lookup(dc, "x/y", 3, "b", &a), 1);
+	assert_int_equal(a.size, 2);
+	assert_int_equal(dircache_lookup(dc, "x/y", 3, "zz", &a), SMBG_ENOENT);
+	assert_int_equal(dircache_lookup(dc, "x/z", 3, "b", &a), 0);
+	struct vfs_dir *g = dircache_get(dc, "x/y");
+	assert_non_null(g);
+	assert_int_equal(g->n, 3);
+	vfs_dir_put(g);
+	/* a tree invalidation takes below, not siblings with the same prefix */
+	dircache_put(dc, "x/yy", (d = dir_of(n1, 1)));
+	vfs_dir_put(d);
+	dircache_put(dc, "x/y/sub", (d = dir_of(n1, 2)));
+	vfs_dir_put(d);
+	dircache_invalidate_tree(dc, "x/y");
+	assert_null(dircache_get(dc, "x/y"));
+	assert_null(dircache_get(dc, "x/y/sub"));
+	g = dircache_get(dc, "x/yy");
+	assert_non_null(g);
+	vfs_dir_put(g);
+	/* bounded: the 4th listing pushes one out */
+	for (int i = 0; i < 4; i++) {
+		char p[8];
+		snprintf(p, sizeof(p), "d%d", i);
+		dircache_put(dc, p, (d = dir_of(n1, 1)));
+		vfs_dir_put(d);
+	}
+	assert_int_equal(dircache_count(dc), 3);
+	/* a requested flush (SIGHUP) empties it at the next use */
+	dircache_request_flush(dc);
+	assert_int_equal(dircache_count(dc), 0);
+	dircache_free(dc);
+
+	/* expiry */
+	dc = dircache_new(1, 10);
+	dircache_put(dc, "e", (d = dir_of(n1, 1)));
+	vfs_dir_put(d);
+	assert_int_equal(dircache_count(dc), 1);
+	sleep(2);
+	assert_null(dircache_get(dc, "e"));
+	dircache_free(dc);
+}
+
+/* ---- the local backend through the VFS ---- */
+
+struct done {
+	int done;
+	int rc;
+	char msg[256];
+};
+
+static void cb(void *priv, int rc, const char *msg)
+{
+	struct done *d = priv;
+	d->done = 1;
+	d->rc = rc;
+	snprintf(d->msg, sizeof(d->msg), "%s", msg ? msg : "");
+}
+
+#define RUN(c, call)                                                                               \
+	({                                                                                         \
+		struct done d_ = {0};                                                              \
+		struct done *dp_ = &d_;                                                            \
+		(void)dp_;                                                                         \
+		int r_ = (call);                                                                   \
+		assert_int_equal(r_, 0);                                                           \
+		assert_int_equal(vfs_wait((c), &d_.done), 0);                                      \
+		d_;                                                                                \
+	})
+
+struct local_rig {
+	char dir[64];
+	struct vfs *v;
+	struct vfs_conn *c;
+};
+
+static void lr_start(struct local_rig *r, const struct vfs_opts *o)
+{
+	strcpy(r->dir, "/tmp/vfs-test-XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	char err[256];
+	r->v = vfs_new(r->dir, o, err, sizeof(err));
+	assert_non_null(r->v);
+	r->c = vfs_conn_new(r->v, err, sizeof(err));
+	assert_non_null(r->c);
+}
+
+static void lr_stop(struct local_rig *r)
+{
+	vfs_conn_free(r->c);
+	vfs_free(r->v);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void lr_write(struct local_rig *r, const char *name, const char *s)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", r->dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(s, f);
+	fclose(f);
+}
+
+static void test_local_listing_and_perms(void **state)
+{
+	(void)state;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	o.umask = 027;
+	o.file_perms = 0666;
+	o.dir_perms = 0777;
+	o.uid = 1234;
+	o.gid = 5678;
+	struct local_rig r;
+	lr_start(&r, &o);
+	lr_write(&r, "b.txt", "12345");
+	char p[256];
+	snprintf(p, sizeof(p), "%s/a-dir", r.dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/link-out", r.dir);
+	assert_int_equal(symlink("/etc", p), 0);
+	snprintf(p, sizeof(p), "%s/link-in", r.dir);
+	assert_int_equal(symlink("b.txt", p), 0);
+	snprintf(p, sizeof(p), "%s/fifo", r.dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	struct vfs_dir *d = NULL;
+	struct done x = RUN(r.c, vfs_readdir(r.c, "", &d, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	/* sorted; the escaping link and the fifo are not shown */
+	assert_int_equal(d->n, 3);
+	assert_string_equal(vfs_dirent_name(d, 0), "a-dir");
+	assert_string_equal(vfs_dirent_name(d, 1), "b.txt");
+	assert_string_equal(vfs_dirent_name(d, 2), "link-in");
+	assert_int_equal(d->ents[0].attr.mode, S_IFDIR | 0750);
+	assert_int_equal(d->ents[1].attr.mode, S_IFREG | 0640);
+	assert_int_equal(d->ents[1].attr.size, 5);
+	assert_int_equal(d->ents[1].attr.uid, 1234);
+	assert_int_equal(d->ents[1].attr.gid, 5678);
+	assert_int_equal(d->ents[2].attr.size, 5);
+	vfs_dir_put(d);
+	/* stat from the cached listing, and a miss from it */
+	struct vfs_attr a;
+	x = RUN(r.c, vfs_stat(r.c, "b.txt", &a, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(a.size, 5);
+	x = RUN(r.c, vfs_stat(r.c, "link-out", &a, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENOENT);
+	lr_stop(&r);
+}
+
+static void test_local_confinement(void **state)
+{
+	(void)state;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	o.dir_cache_time = 0; /* straight to the backend */
+	struct local_rig r;
+	lr_start(&r, &o);
+	char p[256];
+	snprintf(p, sizeof(p), "%s/sub", r.dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/sub/up", r.dir);
+	assert_int_equal(symlink("../..", p), 0);
+	snprintf(p, sizeof(p), "%s/abs", r.dir);
+	assert_int_equal(symlink("/tmp", p), 0);
+	struct vfs_attr a;
+	struct done x = RUN(r.c, vfs_stat(r.c, "sub/up", &a, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENAME);
+	x = RUN(r.c, vfs_stat(r.c, "abs", &a, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENAME);
+	/* creating through an escaping directory link fails too */
+	struct vfs_file *f = NULL;
+	x = RUN(r.c, vfs_open(r.c, "abs/escaped.txt", VFS_O_WRITE | VFS_O_CREAT, &f, cb, dp_));
+	assert_true(x.rc < 0);
+	assert_int_equal(access("/tmp/escaped.txt", F_OK), -1);
+	x = RUN(r.c, vfs_mkdir(r.c, "sub/up/escaped-dir", cb, dp_));
+	assert_true(x.rc < 0);
+	x = RUN(r.c, vfs_rename(r.c, "sub", "abs/moved", 0, cb, dp_));
+	assert_true(x.rc < 0);
+	lr_stop(&r);
+}
+
+static void test_local_cache_mode_off_rules(void **state)
+{
+	(void)state;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	struct local_rig r;
+	lr_start(&r, &o);
+	lr_write(&r, "f", "0123456789");
+	struct vfs_file *f = NULL;
+	struct done x = RUN(r.c, vfs_open(r.c, "f", VFS_O_READ | VFS_O_WRITE, &f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENOTSUP);
+	assert_non_null(strstr(x.msg, "--vfs-cache-mode"));
+	/* setattr size: unchanged and 0 are fine, anything else is refused */
+	struct vfs_setattr sa = {.valid = VFS_SET_SIZE, .size = 10};
+	x = RUN(r.c, vfs_setattr(r.c, "f", &sa, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	sa.size = 4;
+	x = RUN(r.c, vfs_setattr(r.c, "f", &sa, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENOTSUP);
+	sa.size = 0;
+	x = RUN(r.c, vfs_setattr(r.c, "f", &sa, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	struct vfs_attr a;
+	x = RUN(r.c, vfs_stat(r.c, "f", &a, cb, dp_));
+	assert_int_equal(a.size, 0);
+	/* times set on a file being written are applied at close */
+	x = RUN(r.c, vfs_open(r.c, "g", VFS_O_WRITE | VFS_O_CREAT, &f, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	struct vfs_setattr st = {.valid = VFS_SET_MTIME | VFS_SET_ATIME,
+				 .atime = {1000000000, 0},
+				 .mtime = {1000000000, 0}};
+	x = RUN(r.c, vfs_fsetattr(r.c, f, &st, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	x = RUN(r.c, vfs_write(r.c, f, "abc", 3, 0, cb, dp_));
+	assert_int_equal(x.rc, 3);
+	x = RUN(r.c, vfs_close(r.c, f, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	char p[256];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/g", r.dir);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mtime, 1000000000);
+	assert_int_equal(sb.st_size, 3);
+	lr_stop(&r);
+}
+
+static void test_local_read_only_and_no_seek(void **state)
+{
+	(void)state;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	o.read_only = 1;
+	o.no_seek = 1;
+	struct local_rig r;
+	lr_start(&r, &o);
+	lr_write(&r, "f", "0123456789");
+	struct vfs_file *f = NULL;
+	struct done x = RUN(r.c, vfs_open(r.c, "f", VFS_O_WRITE, &f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EROFS);
+	x = RUN(r.c, vfs_unlink(r.c, "f", cb, dp_));
+	assert_int_equal(x.rc, SMBG_EROFS);
+	x = RUN(r.c, vfs_mkdir(r.c, "d", cb, dp_));
+	assert_int_equal(x.rc, SMBG_EROFS);
+	struct vfs_statfs sf;
+	x = RUN(r.c, vfs_statfs(r.c, "", &sf, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(sf.read_only, 1);
+	x = RUN(r.c, vfs_open(r.c, "f", VFS_O_READ, &f, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	char buf[16];
+	x = RUN(r.c, vfs_read(r.c, f, buf, 4, 0, cb, dp_));
+	assert_int_equal(x.rc, 4);
+	x = RUN(r.c, vfs_read(r.c, f, buf, 4, 4, cb, dp_));
+	assert_int_equal(x.rc, 4);
+	x = RUN(r.c, vfs_read(r.c, f, buf, 4, 0, cb, dp_)); /* back: a seek */
+	assert_int_equal(x.rc, SMBG_ENOTSUP);
+	assert_non_null(strstr(x.msg, "--no-seek"));
+	x = RUN(r.c, vfs_close(r.c, f, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	lr_stop(&r);
+}
+
+static void test_local_hash(void **state)
+{
+	(void)state;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	struct local_rig r;
+	lr_start(&r, &o);
+	lr_write(&r, "abc", "abc");
+	/* a file of several read chunks: 3 MiB + 1 byte of 'a' */
+	char p[256];
+	snprintf(p, sizeof(p), "%s/big", r.dir);
+	FILE *fp = fopen(p, "w");
+	for (int i = 0; i < 3 * 1024 * 1024 + 1; i++)
+		fputc('a', fp);
+	fclose(fp);
+	uint8_t dg[VFS_HASH_MAX];
+	size_t dl = 0;
+	struct done x = RUN(r.c, vfs_hash(r.c, "abc", VFS_HASH_MD5, dg, &dl, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(dl, 16);
+	/* RFC 1321: MD5("abc") */
+	const uint8_t md5_abc[16] = {0x90, 0x01, 0x50, 0x98, 0x3c, 0xd2, 0x4f, 0xb0,
+				     0xd6, 0x96, 0x3f, 0x7d, 0x28, 0xe1, 0x7f, 0x72};
+	assert_memory_equal(dg, md5_abc, 16);
+	x = RUN(r.c, vfs_hash(r.c, "abc", VFS_HASH_SHA1, dg, &dl, cb, dp_));
+	assert_int_equal(dl, 20);
+	/* FIPS 180: SHA-1("abc") begins a9993e36 */
+	assert_int_equal(dg[0], 0xa9);
+	assert_int_equal(dg[1], 0x99);
+	x = RUN(r.c, vfs_hash(r.c, "big", VFS_HASH_SHA256, dg, &dl, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(dl, 32);
+	/* compare with coreutils */
+	char cmd[300], want[80];
+	snprintf(cmd, sizeof(cmd), "sha256sum %s/big", r.dir);
+	FILE *pp = popen(cmd, "r");
+	assert_non_null(fgets(want, sizeof(want), pp));
+	pclose(pp);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+	assert_memory_equal(hex, want, 64);
+	x = RUN(r.c, vfs_hash(r.c, "missing", VFS_HASH_MD5, dg, &dl, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENOENT);
+	assert_int_equal(vfs_conn_inflight(r.c), 0);
+	lr_stop(&r);
+
+	o.no_checksum = 1;
+	lr_start(&r, &o);
+	lr_write(&r, "abc", "abc");
+	x = RUN(r.c, vfs_hash(r.c, "abc", VFS_HASH_MD5, dg, &dl, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENOTSUP);
+	lr_stop(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_path_normalize),
+	    cmocka_unit_test(test_dircache),
+	    cmocka_unit_test(test_local_listing_and_perms),
+	    cmocka_unit_test(test_local_confinement),
+	    cmocka_unit_test(test_local_cache_mode_off_rules),
+	    cmocka_unit_test(test_local_read_only_and_no_seek),
+	    cmocka_unit_test(test_local_hash),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
