@@ -31,6 +31,7 @@ static const struct subcommand subcommands[] = {
     {"stat", cmd_stat, "show size, type, times and attributes"},
     {"df", cmd_df, "show the share's size and free space"},
     {"test", cmd_test, "check connect, login, share and a write/read/delete round trip"},
+    {"lookup", cmd_lookup, "find a NetBIOS name's addresses (UDP 137), with -S its node status"},
     {"serve", cmd_serve, "serve a share over SFTP (`smbgate serve sftp --help`)"},
 };
 

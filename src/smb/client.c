@@ -279,6 +279,8 @@ int smb_client_connect(struct smb_client *c)
 		return smb_failf(c, SMBG_EINVAL, "the URL names no share (smb://host/share/...)");
 	c->stage = SMB_STAGE_CONNECT;
 	err[0] = 0;
+	c->t.nb_wins = c->url.wins; /* for host names only NetBIOS knows */
+	c->t.nb_broadcast = c->url.broadcast;
 	if (c->url.transport == SMB_TRANSPORT_NETBIOS) {
 		c->t.netbios = 1;
 		c->t.frame_max = SMB_FRAME_MAX_NETBIOS;

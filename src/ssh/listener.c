@@ -374,10 +374,9 @@ static void chan_close(struct chan *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
-	if (!c->remote_closed && ssh_channel_is_open(c->ch)) {
+	if (!c->remote_closed)
 		ssh_channel_send_eof(c->ch);
-		ssh_channel_close(c->ch);
-	}
+	ssh_channel_close(c->ch); /* answers the client's close, or starts ours */
 }
 
 static void pump_sftp(struct chan *c)
@@ -385,6 +384,10 @@ static void pump_sftp(struct chan *c)
 	struct sftp_engine *e = c->eng;
 	if (c->closed)
 		return;
+	if (c->remote_closed) { /* nobody to answer: finish and close our side */
+		chan_close(c);
+		return;
+	}
 	/* the engine has room again: take what libssh kept for us */
 	if (c->stalled && !c->remote_closed) {
 		uint8_t buf[PULL_CHUNK];
@@ -445,7 +448,7 @@ static void pump_exec(struct chan *c)
 	int done = ssh_exec_step(c->ex);
 	if (c->remote_closed) {
 		if (!ssh_exec_busy(c->ex))
-			c->closed = 1;
+			chan_close(c);
 		return;
 	}
 	struct wbuf *o = ssh_exec_stdout(c->ex), *e = ssh_exec_stderr(c->ex);
@@ -479,6 +482,9 @@ static int chan_has_work(const struct chan *c)
 	return 0;
 }
 
+/* Frees our side of a channel: finishes its work (an engine closes its handles), then drops
+ * the libssh channel with our callbacks detached, so that nothing later calls into freed
+ * memory. */
 static void chan_free(struct chan *c)
 {
 	chan_account(c);
@@ -497,7 +503,21 @@ static void chan_free(struct chan *c)
 		}
 		ssh_exec_free(c->ex);
 	}
+	if (ssh_remove_channel_callbacks(c->ch, &c->cb) != SSH_OK)
+		log_error("DEBUG remove callbacks failed chan=%p ch=%p", (void *)c, (void *)c->ch);
+	ssh_channel_free(c->ch);
 	free(c);
+}
+
+/* Our work on the channel is over: free the engine or exec now (the files it had open are
+ * closed without waiting for the client). */
+static void chan_finish_work(struct chan *c)
+{
+	chan_account(c);
+	if (c->eng) {
+		sftp_engine_free(c->eng);
+		c->eng = NULL;
+	}
 }
 
 static void conn_run(struct conn *cn)
@@ -523,16 +543,20 @@ static void conn_run(struct conn *cn)
 			}
 		}
 		vfs_service(cn);
-		/* channels: handle input, send output, retire the finished ones */
+		/* channels: handle input, send output, retire the finished ones once both sides
+		 * have closed them */
 		for (struct chan **pp = &cn->chans; *pp;) {
 			struct chan *c = *pp;
-			if (c->kind == C_SFTP)
+			if (c->kind == C_SFTP && c->eng)
 				pump_sftp(c);
 			else if (c->kind == C_EXEC)
 				pump_exec(c);
 			else if (c->remote_closed)
-				c->closed = 1;
-			if (c->closed && (c->kind != C_EXEC || !ssh_exec_busy(c->ex))) {
+				chan_close(c);
+			if (c->closed && c->eng)
+				chan_finish_work(c);
+			if (c->closed && c->remote_closed &&
+			    (c->kind != C_EXEC || !ssh_exec_busy(c->ex))) {
 				*pp = c->next;
 				chan_free(c);
 				continue;
@@ -587,9 +611,6 @@ out:
 	while (cn->chans) {
 		struct chan *c = cn->chans;
 		cn->chans = c->next;
-		if (!c->closed && !c->remote_closed && ssh_channel_is_open(c->ch)) {
-			ssh_channel_close(c->ch);
-		}
 		chan_free(c);
 	}
 	if (cn->ev) {

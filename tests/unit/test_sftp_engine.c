@@ -168,8 +168,8 @@ static const char *expect_status(struct rig *r, uint32_t id, uint32_t code)
 {
 	static char msg[256];
 	struct reply rep;
-	uint32_t got, n;
-	const uint8_t *p;
+	uint32_t got = 0, n = 0;
+	const uint8_t *p = NULL;
 	assert_true(rig_reply(r, &rep));
 	assert_int_equal(rep.type, SSH_FXP_STATUS);
 	assert_int_equal(rep.id, id);
@@ -186,10 +186,10 @@ static const char *expect_status(struct rig *r, uint32_t id, uint32_t code)
 static void expect_handle(struct rig *r, uint32_t id, uint8_t *h, uint32_t *hl)
 {
 	struct reply rep;
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 	assert_true(rig_reply(r, &rep));
 	if (rep.type == SSH_FXP_STATUS) {
-		uint32_t code, n;
+		uint32_t code = 0, n = 0;
 		assert_int_equal(cursor_get_be32(&rep.c, &code), 0);
 		assert_int_equal(cursor_get_be32(&rep.c, &n), 0);
 		assert_int_equal(cursor_get_ptr(&rep.c, n, &p), 0);
@@ -244,8 +244,8 @@ static void send_write(struct rig *r, uint32_t id, const uint8_t *h, uint32_t hl
 static void expect_data(struct rig *r, uint32_t id, const char *want)
 {
 	struct reply rep;
-	uint32_t n;
-	const uint8_t *p;
+	uint32_t n = 0;
+	const uint8_t *p = NULL;
 	assert_true(rig_reply(r, &rep));
 	assert_int_equal(rep.type, SSH_FXP_DATA);
 	assert_int_equal(rep.id, id);
@@ -258,8 +258,8 @@ static void expect_data(struct rig *r, uint32_t id, const char *want)
 static void expect_name(struct rig *r, uint32_t id, const char *want)
 {
 	struct reply rep;
-	uint32_t count, n;
-	const uint8_t *p;
+	uint32_t count = 0, n = 0;
+	const uint8_t *p = NULL;
 	assert_true(rig_reply(r, &rep));
 	assert_int_equal(rep.type, SSH_FXP_NAME);
 	assert_int_equal(rep.id, id);
@@ -291,8 +291,8 @@ static void test_version_and_extensions(void **state)
 			      "expand-path@openssh.com"};
 	int seen[7] = {0};
 	while (cursor_left(&rep.c) > 0) {
-		const uint8_t *p;
-		uint32_t n, vn;
+		const uint8_t *p = NULL;
+		uint32_t n = 0, vn = 0;
 		assert_int_equal(cursor_get_be32(&rep.c, &n), 0);
 		assert_int_equal(cursor_get_ptr(&rep.c, n, &p), 0);
 		for (int i = 0; i < 7; i++)
@@ -576,7 +576,7 @@ static void test_readdir_pages_through(void **state)
 		if (rep.type == SSH_FXP_STATUS)
 			break;
 		assert_int_equal(rep.type, SSH_FXP_NAME);
-		uint32_t count;
+		uint32_t count = 0;
 		assert_int_equal(cursor_get_be32(&rep.c, &count), 0);
 		total += count;
 		replies++;

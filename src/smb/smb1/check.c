@@ -74,14 +74,16 @@ static int check_header(const uint8_t *p, size_t len, struct smb1_msg *m, int wa
 		return SMBG_EPROTO;
 	if (want_reply && !(m->flags & SMB1_FLAGS_REPLY))
 		return SMBG_EPROTO;
-	if (m->flags2 & SMB1_FLAGS2_NT_STATUS) {
+	/* DOS error: ErrorClass (1), Reserved (1), ErrorCode (2). Servers answer some statuses
+	 * (MORE_PROCESSING_REQUIRED) in NT form whatever Flags2 says: a class byte that is no
+	 * DOS class, or a non-zero reserved byte, is read as NTSTATUS. */
+	uint8_t cls = (uint8_t)(status & 0xFF), reserved = (uint8_t)(status >> 8);
+	int dos_class = cls <= 0x03 || cls == 0x04 || cls == 0xFF;
+	if ((m->flags2 & SMB1_FLAGS2_NT_STATUS) || !dos_class || reserved != 0)
 		m->status = status;
-	} else {
-		/* DOS error: ErrorClass (1), Reserved (1), ErrorCode (2). */
-		uint8_t cls = (uint8_t)(status & 0xFF);
-		uint16_t code = (uint16_t)(status >> 16);
-		m->status = cls == 0 ? SMB1_STATUS_SUCCESS : smb1_dos_to_ntstatus(cls, code);
-	}
+	else
+		m->status = cls == 0 ? SMB1_STATUS_SUCCESS
+				     : smb1_dos_to_ntstatus(cls, (uint16_t)(status >> 16));
 	m->p = p;
 	m->len = len;
 	return parse_block(p, len, SMB1_HDR_SIZE, m);

@@ -6,9 +6,11 @@
 #define MAX_IO_SIZE	(8 * 1024 * 1024)
 /* Header and READ_ANDX/WRITE_ANDX words, rounded up: what a frame holds besides the data. */
 #define IO_OVERHEAD 128
-/* Below 128 KiB a read is an ordinary READ_ANDX everywhere (Samba serves larger ones only
- * unsigned and outside NetBIOS framing); this leaves room for the header. */
-#define SMALL_IO_SIZE 0x1F000
+/* Just below 128 KiB: what fits a NetBIOS frame (17-bit length) with the header, what Samba
+ * reads when it signs, and what it takes in one WRITE_ANDX. */
+#define SMALL_IO_SIZE  0x1F000
+#define NON_UNIX_READ  61440
+#define NON_UNIX_WRITE 65536
 
 static uint32_t pick(uint32_t wanted, uint32_t limit)
 {
@@ -21,13 +23,21 @@ static void io_sizes(struct smb_client *c)
 	struct smb1_state *s = smb1_st(c);
 	uint32_t frame = (uint32_t)c->t.frame_max - IO_OVERHEAD;
 	uint32_t plain = s->max_buffer > IO_OVERHEAD ? s->max_buffer - IO_OVERHEAD : 512;
-	/* Large reads: 1 MiB when nothing stands in the way; 124 KiB when signing (the server
-	 * signs what it sends, so it caps large reads) or NetBIOS framing (17-bit lengths). */
-	uint32_t big = (s->sign || c->t.netbios) ? SMALL_IO_SIZE : MAX_IO_SIZE;
-	if (big > frame)
-		big = frame;
-	uint32_t rd = (s->server_caps & SMB1_CAP_LARGE_READX) ? big : plain;
-	uint32_t wr = (s->server_caps & SMB1_CAP_LARGE_WRITEX) ? big : plain;
+	int unix_server = (s->server_caps & SMB1_CAP_UNIX) != 0;
+	uint32_t rd = plain, wr = plain;
+	/* Samba (CIFS UNIX extensions) reads up to 16 MiB per request, unsigned and outside
+	 * NetBIOS framing, and takes writes up to 128 KiB; Windows is held to what Linux's cifs
+	 * uses against it. */
+	if (s->server_caps & SMB1_CAP_LARGE_READX)
+		rd = !unix_server		 ? NON_UNIX_READ
+		     : (s->sign || c->t.netbios) ? SMALL_IO_SIZE
+						 : MAX_IO_SIZE;
+	if (s->server_caps & SMB1_CAP_LARGE_WRITEX)
+		wr = unix_server ? SMALL_IO_SIZE : NON_UNIX_WRITE;
+	if (rd > frame)
+		rd = frame;
+	if (wr > frame)
+		wr = frame;
 	c->max_read = pick(c->url.read_buffer_size, rd);
 	c->max_write = pick(c->url.write_buffer_size, wr);
 	c->max_trans = 0xFFFF;

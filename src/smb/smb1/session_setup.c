@@ -215,10 +215,9 @@ static int finish(struct smb_client *c, const struct ss_ctx *x, const struct leg
 					 "logged in as guest/anonymous: no session key, so signing "
 					 "cannot be required; give a user name and password");
 		if (want)
-			return smb_failf(c, SMBG_ENOPROTO,
-					 "the server requires signing, which a guest/anonymous "
-					 "session cannot do; give a user name and password");
-	} else if (want || server_signs) {
+			log_warn("the server requires signing, which a guest/anonymous session "
+				 "cannot do: going on unsigned");
+	} else if (server_signs) {
 		if ((rc = smb1_sign_start(c, key, key_len, resp, resp_len)) < 0)
 			return rc;
 		if (smb1_verify_message(s->mac_key, s->mac_key_len, 1, x->msg, x->len) < 0)
@@ -226,15 +225,26 @@ static int finish(struct smb_client *c, const struct ss_ctx *x, const struct leg
 					 "login: the server's signature does not verify (wrong "
 					 "password for signing, or tampering)");
 		c->signing = 1;
+	} else if (c->url.signing_required) {
+		return smb_failf(c, SMBG_ENOPROTO,
+				 "signing is required but the server did not sign the session%s",
+				 s->ext_sec ? ""
+					    : " (plain authentication may leave it without a "
+					      "session key)");
+	} else if (want) {
+		/* Samba does so after plain (non-NTLMSSP) logons, having no session key. */
+		log_warn("the server asks for signing but did not sign the session: going on "
+			 "unsigned");
 	}
 	log_debug("smb1: logged in as %s (uid 0x%x, action 0x%x)", user_for_msg(c), s->uid,
 		  l->action);
+	if (l->tcon)
+		c->stage = SMB_STAGE_TREE;
 	if (l->tcon == 1) {
 		if ((rc = smb1_tcon_parse(c, &l->tm)) < 0)
 			return rc;
 		*tree_done = 1;
 	} else if (l->tcon == -1) {
-		c->stage = SMB_STAGE_TREE;
 		return smb1_tcon_status(c, l->tcon_status);
 	}
 	return 0;
@@ -523,16 +533,38 @@ out:
 	return rc;
 }
 
-static int logon_plain(struct smb_client *c, int chain, int *tree_done)
+static int logon_plain(struct smb_client *c, int *tree_done)
 {
 	uint32_t status;
+	int chain = 1;
 	int rc = logon_plain_once(c, chain, 0, tree_done, &status);
-	if (rc < 0 && status == SMB1_STATUS_LOGON_FAILURE && c->url.ntlmv1 && !c->dead &&
-	    c->url.user && *c->url.user) {
-		log_warn("login as %s@%s: NTLMv2 refused, trying NTLMv1 (auth-ntlmv1=true): the "
-			 "password hash is exposed to offline cracking",
-			 c->url.user, c->url.host);
-		rc = logon_plain_once(c, chain, 1, tree_done, &status);
+	if (rc == RETRY_UNCHAINED && !c->dead) {
+		log_debug("smb1: the server refused SESSION_SETUP_ANDX + TREE_CONNECT_ANDX in one "
+			  "message; logging in without the chain");
+		chain = 0;
+		rc = logon_plain_once(c, chain, 0, tree_done, &status);
+	}
+	/* Samba refuses NTLMv2 outside NTLMSSP unless `raw NTLMv2 auth = yes` (with
+	 * INVALID_PARAMETER); old servers refuse it as a logon failure. */
+	int v2_refused =
+	    status == SMB1_STATUS_INVALID_PARAMETER || status == SMB1_STATUS_LOGON_FAILURE;
+	if (rc < 0 && v2_refused && !c->dead && c->url.user && *c->url.user) {
+		if (c->url.ntlmv1) {
+			log_warn(
+			    "login as %s@%s: NTLMv2 refused, trying NTLMv1 (auth-ntlmv1=true): "
+			    "the password hash is exposed to offline cracking",
+			    c->url.user, c->url.host);
+			rc = logon_plain_once(c, chain, 1, tree_done, &status);
+			if (rc == RETRY_UNCHAINED && !c->dead)
+				rc = logon_plain_once(c, 0, 1, tree_done, &status);
+		} else if (status == SMB1_STATUS_INVALID_PARAMETER) {
+			rc =
+			    smb_failf(c, SMBG_ENOPROTO,
+				      "login as %s@%s: the server takes no NTLMv2 without extended "
+				      "security (STATUS_INVALID_PARAMETER); NTLMv1 would need "
+				      "auth-ntlmv1=true",
+				      c->url.user, c->url.host);
+		}
 	}
 	return rc;
 }
@@ -541,11 +573,11 @@ int smb1_session_setup(struct smb_client *c, int *tree_done)
 {
 	struct smb1_state *s = smb1_st(c);
 	*tree_done = 0;
-	int rc = s->ext_sec ? logon_ext(c, 1, tree_done) : logon_plain(c, 1, tree_done);
-	if (rc == RETRY_UNCHAINED && !c->dead) {
+	int rc = s->ext_sec ? logon_ext(c, 1, tree_done) : logon_plain(c, tree_done);
+	if (rc == RETRY_UNCHAINED && s->ext_sec && !c->dead) {
 		log_debug("smb1: the server refused SESSION_SETUP_ANDX + TREE_CONNECT_ANDX in one "
 			  "message; logging in without the chain");
-		rc = s->ext_sec ? logon_ext(c, 0, tree_done) : logon_plain(c, 0, tree_done);
+		rc = logon_ext(c, 0, tree_done);
 	}
 	return rc == RETRY_UNCHAINED ? logon_failed(c, SMB1_STATUS_NOT_SUPPORTED) : rc;
 }

@@ -4,6 +4,7 @@
  * costs one copy of at most the lookahead size. */
 #include "smb/transport/transport.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "smb/transport/nbns.h"
 #include "smbgate/err.h"
 #include "util/log.h"
 
@@ -87,6 +89,18 @@ int smb_transport_connect(struct smb_link *t, const char *host, uint16_t port, i
 	char portstr[8];
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	int gai = getaddrinfo(host, portstr, &hints, &res);
+	if (gai != 0 && smb_nb_name_plausible(host)) {
+		/* DNS and hosts first, then the NetBIOS name service (smb://NAME/share). */
+		char ip[INET_ADDRSTRLEN], nberr[256];
+		if (smb_nbns_resolve(host, t->nb_wins, t->nb_broadcast, timeout_ms, ip, sizeof(ip),
+				     nberr, sizeof(nberr)) == 0) {
+			gai = getaddrinfo(ip, portstr, &hints, &res);
+		} else {
+			snprintf(err, errlen, "cannot resolve host %s: %s; %s", host,
+				 gai_strerror(gai), nberr);
+			return SMBG_ERESOLVE;
+		}
+	}
 	if (gai != 0) {
 		snprintf(err, errlen, "cannot resolve host %s: %s", host, gai_strerror(gai));
 		return SMBG_ERESOLVE;
@@ -219,12 +233,14 @@ int smb_transport_flush(struct smb_link *t)
 static int frame_header(const struct smb_link *t, const uint8_t *h, size_t *len, int *skip)
 {
 	*skip = 0;
+	/* Session keepalive: Samba sends it on SMB1 connections over direct TCP too (its
+	 * `keepalive` timer, and before it drops a connection). */
+	if (h[0] == 0x85) {
+		*skip = 1;
+		*len = 0;
+		return 0;
+	}
 	if (t->netbios) {
-		if (h[0] == 0x85) { /* session keepalive */
-			*skip = 1;
-			*len = 0;
-			return 0;
-		}
 		if (h[0] != 0x00 || (h[1] & 0xFE) != 0)
 			return SMBG_EPROTO;
 		*len = ((size_t)(h[1] & 1) << 16) | ((size_t)h[2] << 8) | h[3];

@@ -27,6 +27,9 @@ struct smb_link {
 	uint8_t *frame;
 	size_t frame_len, frame_got, frame_cap;
 	int in_frame; /* a large frame is being read into `frame` */
+	/* NetBIOS name service for host names DNS does not know (borrowed; NULL: broadcast on
+	 * every interface). */
+	const char *nb_wins, *nb_broadcast;
 };
 
 /* Called for each complete frame; buf is writable (decryption happens in place) and borrowed

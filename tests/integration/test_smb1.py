@@ -1,0 +1,947 @@
+"""SMB1 (CIFS, dialect "NT LM 0.12") and the NetBIOS name service, against real Samba.
+
+Servers: `samba_nt1` (conftest: min protocol NT1, ntlm auth = ntlmv1-permitted) and a few made
+here: SMB1 only (max protocol NT1), signing mandatory, NTLMv2 only, raw NTLMv2 allowed. Results
+are checked on the share's directory, with smbstatus (the dialect and signing Samba sees), and
+with curl. A proxy between smbgate and smbd shows what went over the wire and rewrites single
+fields to make Samba behave like an older server: no extended security (plain
+challenge/response), no 32-bit status codes (DOS errors), NTLMv2 refused. Name queries go to a
+scripted UDP responder, and to nmbd in a network namespace when the machine allows one.
+
+Run: SMBGATE_BIN=build/smbgate /usr/bin/python3 -m pytest -q tests/integration/test_smb1.py
+"""
+
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from samba import BIG_FILES, BIG_SPARSE, BIG_SPARSE_SIZE, SambaServer
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_NOTFOUND, EXIT_DENIED, EXIT_PROTO = range(8)
+GiB = 1024 ** 3
+
+
+# ---- servers --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nt1_only():
+    """A server that speaks SMB1 only."""
+    with SambaServer(nt1=True, max_protocol="NT1", big=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def nt1_signed():
+    """SMB1 allowed, signing mandatory (the `signed` share)."""
+    with SambaServer(nt1=True, signing="mandatory", big=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def nt1_v2only():
+    """SMB1 allowed but Samba's default `ntlm auth = ntlmv2-only`: NTLMv1 is refused."""
+    with SambaServer(min_protocol="NT1", big=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def nt1_rawv2():
+    """Takes NTLMv2 outside NTLMSSP too (`raw NTLMv2 auth = yes`; Samba refuses it otherwise)."""
+    with SambaServer(nt1=True, big=False, extra_global={"raw NTLMv2 auth": "yes"}) as s:
+        yield s
+
+
+def own(samba, path):
+    pw = pwd.getpwnam(samba.user)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+@pytest.fixture
+def area(samba_nt1, request):
+    """A fresh directory in samba_nt1's plain share (owned by the share user)."""
+    name = "s1-" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:60]
+    p = Path(samba_nt1.share_path("plain")) / name
+    shutil.rmtree(p, ignore_errors=True)
+    p.mkdir()
+    own(samba_nt1, p)
+    yield name, p
+    shutil.rmtree(p, ignore_errors=True)
+
+
+def nt1_url(server, share, path="", transport="direct", **opts):
+    """URL for SMB1 only (max-protocol=NT1), over direct TCP or NetBIOS (port 139 role)."""
+    opts.setdefault("max_protocol", "NT1")
+    u = server.url(share, path, **opts)
+    if transport == "netbios":
+        u = u.replace(f":{server.port}/", f":{server.nbport}/") + "&transport=netbios"
+    return u
+
+
+def held_session(smbgate_bin, url):
+    """`smbgate put - URL` keeps its session open until its stdin closes (for smbstatus)."""
+    p = subprocess.Popen([smbgate_bin, "put", "-", url], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"x" * 1000)
+    p.stdin.flush()
+    return p
+
+
+def session_seen(server, want, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for s in server.status().get("sessions", {}).values():
+            if s.get("session_dialect") == want:
+                return s
+        time.sleep(0.2)
+    raise AssertionError(f"no {want} session in smbstatus: {server.status()}")
+
+
+def finish(p):
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()
+
+
+# ---- a proxy that shows and rewrites SMB1 messages ------------------------------------------
+
+
+class Smb1Proxy:
+    """TCP proxy between smbgate and smbd (direct TCP framing). It records every message and
+    can rewrite a field: no_extsec clears FLAGS2_EXTENDED_SECURITY in the client's NEGOTIATE
+    (the server then offers a plain challenge), no_status32 clears CAP_STATUS32 in the server's
+    NEGOTIATE response (the client then gets DOS error codes), break_ntlmv2 corrupts NTLMv2 and
+    LMv2 responses (a server that refuses NTLMv2), tamper_read flips a data byte in READ_ANDX
+    responses after the logon (a signature must catch it)."""
+
+    def __init__(self, port, no_extsec=False, no_status32=False, break_ntlmv2=False,
+                 tamper_read=False):
+        self.target = port
+        self.no_extsec, self.no_status32 = no_extsec, no_status32
+        self.break_ntlmv2, self.tamper_read = break_ntlmv2, tamper_read
+        self.seen = []  # (to_server, message)
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(8)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, server, share, path="", **opts):
+        return nt1_url(server, share, path, **opts).replace(f":{server.port}/", f":{self.port}/")
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pump, args=(c, s, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(s, c, False), daemon=True).start()
+
+    @staticmethod
+    def _read(sock, n):
+        b = b""
+        while len(b) < n:
+            d = sock.recv(n - len(b))
+            if not d:
+                return None
+            b += d
+        return b
+
+    def _rewrite(self, m, to_server):
+        self.seen.append((to_server, bytes(m)))
+        if len(m) < 35 or m[:4] != b"\xffSMB":
+            return m
+        m = bytearray(m)
+        cmd = m[4]
+        if to_server and cmd == 0x72 and self.no_extsec:
+            struct.pack_into("<H", m, 10, struct.unpack_from("<H", m, 10)[0] & ~0x0800)
+        if not to_server and cmd == 0x72 and self.no_status32 and m[32] == 17:
+            struct.pack_into("<I", m, 52, struct.unpack_from("<I", m, 52)[0] & ~0x40)
+        if to_server and cmd == 0x73 and self.break_ntlmv2 and m[32] == 13:
+            oem, uni = struct.unpack_from("<HH", m, 47)
+            if uni > 24:  # an NTLMv2 response: spoil it and the LMv2 one
+                m[61] ^= 0xFF
+                m[61 + oem] ^= 0xFF
+        if not to_server and cmd == 0x2E and self.tamper_read and m[32] == 12:
+            off = struct.unpack_from("<H", m, 33 + 12)[0]
+            if off < len(m):
+                m[off] ^= 0x01
+        return bytes(m)
+
+    def _pump(self, a, b, to_server):
+        try:
+            while True:
+                h = self._read(a, 4)
+                if h is None:
+                    break
+                n = int.from_bytes(h[1:], "big")
+                body = self._read(a, n) if n else b""
+                if body is None:
+                    break
+                if h[0] == 0:
+                    body = self._rewrite(body, to_server)
+                b.sendall(h + body)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def messages(self, to_server, cmd=None):
+        return [m for t, m in self.seen if t == to_server and m[:4] == b"\xffSMB"
+                and (cmd is None or m[4] == cmd)]
+
+    def close(self):
+        self.ls.close()
+
+
+# ---- negotiation ----------------------------------------------------------------------------
+
+
+def test_max_protocol_nt1_gives_smb1(samba_nt1, run_smbgate, smbgate_bin):
+    """max-protocol=NT1: the session is SMB1, as Samba sees it too."""
+    r = run_smbgate("-v", "ls", nt1_url(samba_nt1, "plain"))
+    assert r.returncode == 0, r.stderr
+    assert "connected: SMB NT1" in r.stderr
+    p = held_session(smbgate_bin, nt1_url(samba_nt1, "plain", "held-nt1.bin"))
+    try:
+        session_seen(samba_nt1, "NT1")
+    finally:
+        finish(p)
+
+
+def test_multi_protocol_negotiate_upgrades_to_smb2(samba_nt1, run_smbgate):
+    """min-protocol=NT1 with SMB2 allowed: one SMB1 NEGOTIATE offering NT LM 0.12, SMB 2.002
+    and SMB 2.???; Samba answers 0x02FF and the SMB2 NEGOTIATE follows with MessageId 1."""
+    px = Smb1Proxy(samba_nt1.port)
+    try:
+        r = run_smbgate("-v", "ls", px.url(samba_nt1, "plain", max_protocol="3.1.1",
+                                           min_protocol="NT1"))
+        assert r.returncode == 0, r.stderr
+        assert "connected: SMB 3.1.1" in r.stderr
+        first = px.seen[0][1]
+        assert first[:5] == b"\xffSMB\x72"
+        for d in (b"\x02NT LM 0.12\x00", b"\x02SMB 2.002\x00", b"\x02SMB 2.???\x00"):
+            assert d in first
+        smb2 = [m for t, m in px.seen if t and m[:4] == b"\xfeSMB"]
+        assert smb2 and struct.unpack_from("<H", smb2[0], 12)[0] == 0  # NEGOTIATE
+        assert struct.unpack_from("<Q", smb2[0], 24)[0] == 1  # MessageId 1
+        answers = [m for t, m in px.seen if not t and m[:4] == b"\xfeSMB"]
+        assert struct.unpack_from("<H", answers[0], 64 + 4)[0] == 0x02FF
+    finally:
+        px.close()
+
+
+def test_multi_protocol_negotiate_202_direct(samba_nt1, run_smbgate):
+    """Up to 2.0.2 only: the server picks "SMB 2.002" in its answer to the SMB1 NEGOTIATE and
+    no second NEGOTIATE is sent."""
+    px = Smb1Proxy(samba_nt1.port)
+    try:
+        r = run_smbgate("-v", "ls", px.url(samba_nt1, "plain", max_protocol="2.0.2",
+                                           min_protocol="NT1"))
+        assert r.returncode == 0, r.stderr
+        assert "connected: SMB 2.0.2" in r.stderr
+        assert b"SMB 2.???" not in px.seen[0][1]
+        neg2 = [m for t, m in px.seen if t and m[:4] == b"\xfeSMB"
+                and struct.unpack_from("<H", m, 12)[0] == 0]
+        assert neg2 == []
+    finally:
+        px.close()
+
+
+def test_smb1_only_server(nt1_only, run_smbgate):
+    """A server limited to NT1 answers the multi-protocol NEGOTIATE with NT LM 0.12; without
+    min-protocol=NT1 smbgate does not speak SMB1 and says so."""
+    r = run_smbgate("-v", "ls", nt1_only.url("plain", min_protocol="NT1"))
+    assert r.returncode == 0, r.stderr
+    assert "connected: SMB NT1" in r.stderr
+    r = run_smbgate("ls", nt1_only.url("plain"))
+    assert r.returncode in (EXIT_CONNECT, EXIT_PROTO), r.stderr
+    assert "negotiate" in r.stderr
+
+
+# ---- every operation, over direct TCP and NetBIOS -------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["direct", "netbios"])
+def test_operations(samba_nt1, run_smbgate, area, tmp_path, transport):
+    name, local = area
+    u = lambda p="", **o: nt1_url(samba_nt1, "plain", f"{name}/{p}" if p else name,
+                                 transport=transport, **o)
+    data = os.urandom(5 * 1024 * 1024 + 123)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    # put / get (READ_ANDX / WRITE_ANDX, many in flight)
+    r = run_smbgate("put", src, u("f.bin"))
+    assert r.returncode == 0, r.stderr
+    assert (local / "f.bin").read_bytes() == data
+    r = run_smbgate("get", u("f.bin"), tmp_path / "back.bin")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "back.bin").read_bytes() == data
+    # put sets the modification time (SET_FILE_INFORMATION basic info)
+    os.utime(src, (1_500_000_000, 1_500_000_000))
+    r = run_smbgate("put", src, u("t.bin"))
+    assert r.returncode == 0, r.stderr
+    assert int((local / "t.bin").stat().st_mtime) == 1_500_000_000
+    # cat with offset and count
+    r = run_smbgate("cat", "--offset", "1000", "--count", "50", u("f.bin"), text=False)
+    assert r.returncode == 0 and r.stdout == data[1000:1050]
+    # stat (QUERY_PATH_INFORMATION)
+    r = run_smbgate("stat", u("f.bin"))
+    assert r.returncode == 0 and f"{len(data)}" in r.stdout and "regular file" in r.stdout
+    # mkdir (CREATE_DIRECTORY), exists -> error
+    r = run_smbgate("mkdir", u("d"))
+    assert r.returncode == 0, r.stderr
+    assert (local / "d").is_dir()
+    r = run_smbgate("mkdir", u("d"))
+    assert r.returncode == EXIT_ERROR and "OBJECT_NAME_COLLISION" in r.stderr
+    # mv within a directory, across directories, and over an existing file (RENAME)
+    r = run_smbgate("mv", u("t.bin"), f"{name}/t2.bin")
+    assert r.returncode == 0, r.stderr
+    assert (local / "t2.bin").exists() and not (local / "t.bin").exists()
+    r = run_smbgate("mv", u("t2.bin"), f"{name}/d/t3.bin")
+    assert r.returncode == 0, r.stderr
+    assert (local / "d" / "t3.bin").read_bytes() == data
+    (local / "small.txt").write_text("small")
+    own(samba_nt1, local / "small.txt")
+    r = run_smbgate("mv", u("small.txt"), f"{name}/d/t3.bin")
+    assert r.returncode == 0, r.stderr
+    assert (local / "d" / "t3.bin").read_text() == "small"
+    # ls (FIND_FIRST2)
+    r = run_smbgate("ls", "-1", u())
+    assert r.returncode == 0 and sorted(r.stdout.split()) == ["d/", "f.bin"]
+    # rmdir of a non-empty directory fails; rm then rmdir (DELETE, DELETE_DIRECTORY)
+    r = run_smbgate("rmdir", u("d"))
+    assert r.returncode == EXIT_ERROR and "DIRECTORY_NOT_EMPTY" in r.stderr
+    r = run_smbgate("rm", u("d/t3.bin"))
+    assert r.returncode == 0, r.stderr
+    r = run_smbgate("rmdir", u("d"))
+    assert r.returncode == 0, r.stderr
+    assert not (local / "d").exists()
+    r = run_smbgate("rm", u("d"))
+    assert r.returncode == EXIT_NOTFOUND and "OBJECT_NAME_NOT_FOUND" in r.stderr
+    # df (QUERY_FS_INFORMATION)
+    r = run_smbgate("df", u())
+    assert r.returncode == 0 and "Size:" in r.stdout
+    st = os.statvfs(local)
+    kb = int(r.stdout.split("Size:")[1].split()[0])
+    assert abs(kb - st.f_blocks * st.f_frsize // 1024) <= 1
+    # test: connect, write, read back, delete
+    r = run_smbgate("test", u())
+    assert r.returncode == 0 and "all checks passed" in r.stdout
+    assert "SMB NT1" in r.stdout
+
+
+def test_rm_directory_and_type_errors(samba_nt1, run_smbgate, area):
+    name, local = area
+    (local / "sub").mkdir()
+    own(samba_nt1, local / "sub")
+    (local / "file").write_text("x")
+    own(samba_nt1, local / "file")
+    r = run_smbgate("rmdir", nt1_url(samba_nt1, "plain", f"{name}/file"))
+    assert r.returncode == EXIT_ERROR and "NOT_A_DIRECTORY" in r.stderr
+    r = run_smbgate("cat", nt1_url(samba_nt1, "plain", f"{name}/sub"))
+    assert r.returncode == EXIT_ERROR and "IS_A_DIRECTORY" in r.stderr
+
+
+def test_unicode_names(samba_nt1, run_smbgate, area, tmp_path):
+    name, local = area
+    fancy = "ünïcødé 日本語 🎉.txt"
+    src = tmp_path / "u.txt"
+    src.write_text("unicode")
+    r = run_smbgate("put", src, nt1_url(samba_nt1, "plain", f"{name}/{fancy}"))
+    assert r.returncode == 0, r.stderr
+    assert (local / fancy).read_text() == "unicode"
+    r = run_smbgate("ls", "-1", nt1_url(samba_nt1, "plain", name))
+    assert r.stdout.strip() == fancy
+
+
+def test_listing_10000_entries(samba_nt1, run_smbgate):
+    """FIND_FIRST2 and every FIND_NEXT2 round until the end of the search."""
+    r = run_smbgate("ls", "-1", nt1_url(samba_nt1, "big"))
+    assert r.returncode == 0, r.stderr
+    names = r.stdout.split("\n")[:-1]
+    assert len(names) == BIG_FILES + 1
+    assert set(names) == {f"small-{i:05d}.txt" for i in range(BIG_FILES)} | {BIG_SPARSE}
+
+
+def test_reads_above_4gib(samba_nt1, run_smbgate, area):
+    """64-bit offsets: markers around and beyond 4 GiB in a sparse file come back in place."""
+    name, local = area
+    f = local / "sparse.bin"
+    size = 4 * GiB + 4 * 1024 * 1024
+    with open(f, "wb") as fh:
+        fh.truncate(size)
+        for off, mark in ((4 * GiB - 7, b"ACROSS-4GIB"), (4 * GiB + 1_000_003, b"BEYOND")):
+            fh.seek(off)
+            fh.write(mark)
+    own(samba_nt1, f)
+    url = nt1_url(samba_nt1, "plain", f"{name}/sparse.bin")
+    r = run_smbgate("cat", "--offset", str(4 * GiB - 7), "--count", "11", url, text=False)
+    assert r.returncode == 0 and r.stdout == b"ACROSS-4GIB"
+    r = run_smbgate("cat", "--offset", str(4 * GiB + 1_000_000), "--count", "12", url,
+                    text=False)
+    assert r.returncode == 0 and r.stdout == b"\0\0\0BEYOND\0\0\0"
+    r = run_smbgate("stat", url)
+    assert str(size) in r.stdout
+    # The big share's 5 GiB file: its last 64 MiB read to the end, and its size.
+    url = nt1_url(samba_nt1, "big", BIG_SPARSE)
+    r = run_smbgate("cat", "--offset", str(BIG_SPARSE_SIZE - 64 * 1024 * 1024), url, text=False)
+    assert r.returncode == 0 and len(r.stdout) == 64 * 1024 * 1024 and not r.stdout.strip(b"\0")
+
+
+# ---- signing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["direct", "netbios"])
+def test_signing_required_by_server(nt1_signed, run_smbgate, smbgate_bin, tmp_path, transport):
+    """`server signing = mandatory`: SMB1 MD5 signing with sequence numbers, data intact, and
+    Samba reports the session as signed."""
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    src = tmp_path / "s.bin"
+    src.write_bytes(data)
+    r = run_smbgate("-v", "put", src, nt1_url(nt1_signed, "signed", "s.bin", transport=transport))
+    assert r.returncode == 0, r.stderr
+    assert "signing on" in r.stderr
+    r = run_smbgate("get", nt1_url(nt1_signed, "signed", "s.bin", transport=transport),
+                    tmp_path / "b.bin")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b.bin").read_bytes() == data
+    r = run_smbgate("ls", nt1_url(nt1_signed, "signed", transport=transport))
+    assert r.returncode == 0 and "s.bin" in r.stdout
+    p = held_session(smbgate_bin, nt1_url(nt1_signed, "signed", "held.bin"))
+    try:
+        s = session_seen(nt1_signed, "NT1")
+        assert s["signing"]["degree"] != "none", s
+    finally:
+        finish(p)
+
+
+def test_signing_required_by_client(samba_nt1, nt1_signed, run_smbgate):
+    r = run_smbgate("-v", "ls", nt1_url(nt1_signed, "signed", signing="required"))
+    assert r.returncode == 0 and "signing on" in r.stderr, r.stderr
+    # A server that does not sign SMB1 cannot meet signing=required.
+    r = run_smbgate("ls", nt1_url(samba_nt1, "plain", signing="required"))
+    assert r.returncode == EXIT_PROTO
+    assert "signing is required" in r.stderr
+
+
+def test_tampered_signed_read_is_rejected(nt1_signed, run_smbgate, tmp_path):
+    (Path(nt1_signed.share_path("signed")) / "t.bin").write_bytes(os.urandom(100_000))
+    own(nt1_signed, Path(nt1_signed.share_path("signed")) / "t.bin")
+    px = Smb1Proxy(nt1_signed.port, tamper_read=True)
+    try:
+        r = run_smbgate("get", px.url(nt1_signed, "signed", "t.bin"), tmp_path / "t.bin")
+        assert r.returncode == EXIT_PROTO, r.stderr
+        assert "signature" in r.stderr
+    finally:
+        px.close()
+
+
+# ---- authentication ---------------------------------------------------------------------------
+
+
+def test_wrong_password_and_share(samba_nt1, run_smbgate):
+    r = run_smbgate("ls", nt1_url(samba_nt1, "plain").replace("smbgtest-Pw.1", "wrong"))
+    assert r.returncode == EXIT_AUTH and "LOGON_FAILURE" in r.stderr
+    r = run_smbgate("ls", nt1_url(samba_nt1, "nosuchshare"))
+    assert r.returncode == EXIT_NOTFOUND and "BAD_NETWORK_NAME" in r.stderr
+
+
+def test_plain_ntlmv2(nt1_rawv2, run_smbgate):
+    """Without extended security: NTLMv2/LMv2 to the NEGOTIATE challenge, and nothing else."""
+    px = Smb1Proxy(nt1_rawv2.port, no_extsec=True)
+    try:
+        r = run_smbgate("-v", "ls", px.url(nt1_rawv2, "plain"))
+        assert r.returncode == 0, r.stderr
+        assert "NTLMv1" not in r.stderr
+        setups = px.messages(True, 0x73)
+        assert setups and all(s[32] == 13 for s in setups)
+        assert all(struct.unpack_from("<H", s, 49)[0] > 24 for s in setups)  # NTLMv2 sizes
+    finally:
+        px.close()
+
+
+def test_ntlmv1_only_with_option(samba_nt1, run_smbgate):
+    """Samba takes no NTLMv2 outside NTLMSSP by default: without auth-ntlmv1 smbgate says why
+    and sends no NTLMv1; with it, it falls back to NTLMv1 (24-byte responses) and warns."""
+    px = Smb1Proxy(samba_nt1.port, no_extsec=True)
+    try:
+        r = run_smbgate("ls", px.url(samba_nt1, "plain"))
+        assert r.returncode == EXIT_PROTO, r.stderr
+        assert "auth-ntlmv1=true" in r.stderr
+        assert all(struct.unpack_from("<H", s, 49)[0] > 24 for s in px.messages(True, 0x73))
+        px.seen.clear()
+        r = run_smbgate("ls", px.url(samba_nt1, "plain") + "&auth-ntlmv1=true")
+        assert r.returncode == 0, r.stderr
+        assert "NTLMv1" in r.stderr and "warning" in r.stderr
+        assert struct.unpack_from("<H", px.messages(True, 0x73)[-1], 49)[0] == 24
+    finally:
+        px.close()
+
+
+def test_ntlmv1_fallback_when_ntlmv2_refused(nt1_rawv2, run_smbgate):
+    px = Smb1Proxy(nt1_rawv2.port, no_extsec=True, break_ntlmv2=True)
+    try:
+        r = run_smbgate("ls", px.url(nt1_rawv2, "plain"))
+        assert r.returncode == EXIT_AUTH and "LOGON_FAILURE" in r.stderr
+        r = run_smbgate("ls", px.url(nt1_rawv2, "plain") + "&auth-ntlmv1=true")
+        assert r.returncode == 0, r.stderr
+    finally:
+        px.close()
+
+
+def test_ntlmv1_refused_by_server(nt1_v2only, run_smbgate):
+    """`ntlm auth = ntlmv2-only` (Samba's default): NTLMv1 fails even when allowed here."""
+    px = Smb1Proxy(nt1_v2only.port, no_extsec=True)
+    try:
+        r = run_smbgate("ls", px.url(nt1_v2only, "plain") + "&auth-ntlmv1=true")
+        assert r.returncode == EXIT_AUTH, r.stderr
+        assert "LOGON_FAILURE" in r.stderr
+        # Extended security (NTLMSSP, NTLMv2) works on the same server.
+        r = run_smbgate("ls", nt1_url(nt1_v2only, "plain"))
+        assert r.returncode == 0, r.stderr
+    finally:
+        px.close()
+
+
+def test_session_setup_chains_tree_connect(samba_nt1, run_smbgate):
+    """The last SESSION_SETUP_ANDX leg carries TREE_CONNECT_ANDX (AndX chain): no separate
+    TREE_CONNECT_ANDX request goes out."""
+    px = Smb1Proxy(samba_nt1.port)
+    try:
+        r = run_smbgate("ls", px.url(samba_nt1, "plain"))
+        assert r.returncode == 0, r.stderr
+        last = px.messages(True, 0x73)[-1]
+        assert last[33] == 0x75  # AndXCommand
+        assert px.messages(True, 0x75) == []
+    finally:
+        px.close()
+
+
+def test_dos_error_codes(samba_nt1, run_smbgate, area):
+    """Without CAP_STATUS32 the server answers with DOS error classes; they map to the same
+    errors and messages as NT status codes."""
+    name, local = area
+    (local / "here.txt").write_text("here")
+    own(samba_nt1, local / "here.txt")
+    px = Smb1Proxy(samba_nt1.port, no_status32=True)
+    try:
+        r = run_smbgate("cat", px.url(samba_nt1, "plain", f"{name}/missing.txt"))
+        assert r.returncode == EXIT_NOTFOUND, r.stderr
+        assert "OBJECT_NAME_NOT_FOUND" in r.stderr
+        dos = [m for m in px.messages(False) if not struct.unpack_from("<H", m, 10)[0] & 0x4000
+               and m[5] == 0x01]
+        assert dos, "the server sent no DOS error"
+        r = run_smbgate("cat", px.url(samba_nt1, "plain", f"{name}/here.txt"))
+        assert r.returncode == 0 and r.stdout == "here"
+        r = run_smbgate("ls", px.url(samba_nt1, "nosuchshare"))
+        assert r.returncode == EXIT_NOTFOUND and "BAD_NETWORK_NAME" in r.stderr
+    finally:
+        px.close()
+
+
+# ---- peers ------------------------------------------------------------------------------------
+
+
+def test_curl_reads_what_smbgate_wrote(samba_nt1, run_smbgate, area, tmp_path):
+    """curl's smb:// (SMB1, NTLMv1) reads back what smbgate wrote over SMB1."""
+    if not shutil.which("curl"):
+        pytest.skip("curl missing")
+    name, local = area
+    data = os.urandom(2 * 1024 * 1024 + 77)
+    (tmp_path / "w.bin").write_bytes(data)
+    r = run_smbgate("put", tmp_path / "w.bin", nt1_url(samba_nt1, "plain", f"{name}/w.bin"))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "curl.bin"
+    c = subprocess.run(["curl", "-sS", "-u", f"{samba_nt1.user}:{samba_nt1.password}",
+                        f"smb://127.0.0.1:{samba_nt1.port}/plain/{name}/w.bin", "-o", str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert c.returncode == 0, c.stderr
+    assert out.read_bytes() == data
+
+
+# ---- servers smbgate refuses ------------------------------------------------------------------
+
+
+class FakeSmb1Server:
+    """Answers every NEGOTIATE with the given SMB1 words and bytes, then closes."""
+
+    def __init__(self, words, data=b"", flags2=0xC853):
+        self.words, self.data, self.flags2 = words, data, flags2
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(4)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            with c:
+                try:
+                    h = c.recv(4)
+                    n = int.from_bytes(h[1:], "big")
+                    req = b""
+                    while len(req) < n:
+                        req += c.recv(n - len(req))
+                    mid = req[30:32]
+                    msg = (b"\xffSMB\x72" + bytes(4) + bytes([0x88])
+                           + struct.pack("<H", self.flags2) + bytes(2 + 8 + 2 + 6) + mid)
+                    msg += bytes([len(self.words) // 2]) + self.words
+                    msg += struct.pack("<H", len(self.data)) + self.data
+                    c.sendall(len(msg).to_bytes(4, "big") + msg)
+                    time.sleep(0.5)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.ls.close()
+
+
+def _neg_words(security_mode, caps=0x8000F3FD):
+    return struct.pack("<HBHHIIIIQhB", 0, security_mode, 50, 1, 16644, 65536, 0, caps, 0, 0, 0)
+
+
+def test_share_level_server_is_refused(run_smbgate):
+    fake = FakeSmb1Server(_neg_words(0x02), b"\x11" * 16)
+    try:
+        r = run_smbgate("ls", f"smb://127.0.0.1:{fake.port}/s?max-protocol=NT1"
+                              "&auth-username=u&auth-password=p")
+        assert r.returncode == EXIT_PROTO
+        assert "share-level security" in r.stderr
+    finally:
+        fake.close()
+
+
+def test_no_common_dialect(run_smbgate):
+    fake = FakeSmb1Server(b"\xff\xff")
+    try:
+        r = run_smbgate("ls", f"smb://127.0.0.1:{fake.port}/s?max-protocol=NT1"
+                              "&auth-username=u&auth-password=p")
+        assert r.returncode == EXIT_PROTO
+        assert "none of the offered dialects" in r.stderr
+    finally:
+        fake.close()
+
+
+# ---- NetBIOS session service: negative response -------------------------------------------
+
+
+class NbssGate:
+    """Port 139 in front of Samba: answers the session request for the names in `accept` by
+    relaying to Samba's NetBIOS port, every other name with a NEGATIVE SESSION RESPONSE
+    (0x82, called name not present)."""
+
+    def __init__(self, samba, accept=()):
+        self.samba, self.accept, self.called = samba, accept, []
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(8)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    @staticmethod
+    def _decode(enc):
+        raw = bytes(((enc[2 * i] - 65) << 4) | (enc[2 * i + 1] - 65) for i in range(16))
+        return raw[:15].rstrip(b" \0").decode(errors="replace")
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            req = c.recv(4 + 68)
+            name = self._decode(req[5:37])
+            self.called.append(name)
+            if name not in self.accept:
+                c.sendall(b"\x83\x00\x00\x01\x82")
+                c.close()
+                continue
+            c.sendall(b"\x82\x00\x00\x00")
+            up = socket.create_connection(("127.0.0.1", self.samba.port))
+            for a, b in ((c, up), (up, c)):
+                threading.Thread(target=self._relay, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _relay(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.ls.close()
+
+
+def test_netbios_negative_session_response(samba_nt1, run_smbgate):
+    q = (f"max-protocol=NT1&transport=netbios&auth-username={samba_nt1.user}"
+         f"&auth-password={samba_nt1.password}")
+    gate = NbssGate(samba_nt1, accept=("*SMBSERVER",))
+    try:
+        r = run_smbgate("-v", "ls", f"smb://localhost:{gate.port}/plain?{q}")
+        assert r.returncode == 0, r.stderr
+        assert gate.called == ["LOCALHOST", "*SMBSERVER"]
+        assert "SMB NT1" in r.stderr
+    finally:
+        gate.close()
+    gate = NbssGate(samba_nt1, accept=())
+    try:
+        r = run_smbgate("ls", f"smb://localhost:{gate.port}/plain?{q}")
+        assert r.returncode == EXIT_CONNECT
+        assert "called name not present" in r.stderr and "LOCALHOST" in r.stderr
+    finally:
+        gate.close()
+
+
+# ---- NetBIOS name service -----------------------------------------------------------------
+
+
+def _nb_encode(name, t):
+    raw = name.upper().encode().ljust(15, b" ") + bytes([t])
+    return bytes([32]) + bytes(c for b in raw for c in (65 + (b >> 4), 65 + (b & 15))) + b"\0"
+
+
+class NbnsResponder:
+    """A scripted NetBIOS name server on UDP: `names` maps NAME -> IPv4 address; other names
+    get a negative response unless `silent`; node status lists fixed names."""
+
+    def __init__(self, names, host="127.0.0.1", port=0, silent=False):
+        self.names, self.silent, self.queries = names, silent, []
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((host, port))
+        self.port = self.s.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                d, a = self.s.recvfrom(2048)
+            except OSError:
+                return
+            if len(d) < 50:
+                continue
+            tid, flags = struct.unpack(">HH", d[:4])
+            enc = d[13:45]
+            raw = bytes(((enc[2 * i] - 65) << 4) | (enc[2 * i + 1] - 65) for i in range(16))
+            name, ntype = raw[:15].rstrip(b" \0").decode(errors="replace"), raw[15]
+            qtype = struct.unpack(">H", d[46:48])[0]
+            self.queries.append((name, ntype, flags, qtype))
+            if self.silent:
+                continue
+            q = d[12:46]
+            if qtype == 0x21:
+                names = [("TESTHOST", 0x00, 0x0400), ("TESTHOST", 0x20, 0x0400),
+                         ("TESTGROUP", 0x00, 0x8400)]
+                rd = bytes([len(names)]) + b"".join(
+                    n.encode().ljust(15, b" ") + bytes([t]) + struct.pack(">H", f)
+                    for n, t, f in names) + bytes([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]) + bytes(40)
+                pkt = struct.pack(">HHHHHH", tid, 0x8400, 0, 1, 0, 0) + q + struct.pack(
+                    ">HHIH", 0x21, 1, 0, len(rd)) + rd
+            elif name in self.names:
+                rd = struct.pack(">H", 0) + socket.inet_aton(self.names[name])
+                pkt = struct.pack(">HHHHHH", tid, 0x8580, 0, 1, 0, 0) + q + struct.pack(
+                    ">HHIH", 0x20, 1, 300000, len(rd)) + rd
+            else:
+                pkt = struct.pack(">HHHHHH", tid, 0x8583, 0, 1, 0, 0) + q + struct.pack(
+                    ">HHIH", 0x0A, 1, 0, 0)
+            self.s.sendto(pkt, a)
+
+    def close(self):
+        self.s.close()
+
+
+@pytest.fixture
+def nbns():
+    r = NbnsResponder({"TESTHOST": "127.0.0.1", "OTHERHOST": "127.0.0.2"})
+    yield r
+    r.close()
+
+
+def test_lookup_unicast(run_smbgate, nbns):
+    r = run_smbgate("lookup", "--wins-server", "127.0.0.1", "--port", nbns.port, "testhost")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "127.0.0.1 testhost<20>\n"
+    name, ntype, flags, qtype = nbns.queries[-1]
+    assert (name, ntype, qtype) == ("TESTHOST", 0x20, 0x20)
+    assert flags & 0x0100 and not flags & 0x0010  # recursion desired, not broadcast
+    r = run_smbgate("lookup", "--wins-server", "127.0.0.1", "--port", nbns.port, "OTHERHOST#00")
+    assert r.returncode == 0 and r.stdout == "127.0.0.2 OTHERHOST<00>\n"
+
+
+def test_lookup_node_status(run_smbgate, nbns):
+    r = run_smbgate("lookup", "-S", "--wins-server", "127.0.0.1", "--port", nbns.port,
+                    "TESTHOST")
+    assert r.returncode == 0, r.stderr
+    assert "Node status of 127.0.0.1" in r.stdout
+    assert "TESTGROUP" in r.stdout and "<GROUP>" in r.stdout and "<ACTIVE>" in r.stdout
+    assert "MAC Address = 02-11-22-33-44-55" in r.stdout
+    assert nbns.queries[-1][0] == "*" and nbns.queries[-1][3] == 0x21
+
+
+def test_lookup_negative_answer(run_smbgate, nbns):
+    r = run_smbgate("lookup", "--wins-server", "127.0.0.1", "--port", nbns.port, "NOBODY")
+    assert r.returncode == EXIT_NOTFOUND
+    assert "NOBODY<20> not found" in r.stderr
+
+
+def test_lookup_timeout_message(run_smbgate):
+    silent = NbnsResponder({}, silent=True)
+    try:
+        t0 = time.monotonic()
+        r = run_smbgate("lookup", "--wins-server", "127.0.0.1", "--port", silent.port,
+                        "--timeout", "2", "TESTHOST")
+        took = time.monotonic() - t0
+        assert r.returncode == EXIT_CONNECT
+        assert "timed out: no answer" in r.stderr
+        assert 1.8 <= took < 5
+        # Broadcast: 3 tries 250 ms apart (RFC 1002 BCAST_REQ_RETRY_*), then the message.
+        silent.queries.clear()
+        t0 = time.monotonic()
+        bcast = NbnsResponder({}, host="127.255.255.255", silent=True)
+        r = run_smbgate("lookup", "--broadcast", "127.255.255.255", "--port", bcast.port,
+                        "TESTHOST")
+        took = time.monotonic() - t0
+        assert r.returncode == EXIT_CONNECT
+        assert "3 tries 250 ms apart" in r.stderr
+        assert 0.7 <= took < 3
+        assert len(bcast.queries) == 3 and all(q[2] & 0x0010 for q in bcast.queries)
+        bcast.close()
+    finally:
+        silent.close()
+
+
+def test_lookup_bad_names(run_smbgate):
+    for bad in ("WAYTOOLONGNAME1234", "BAD*NAME", "a b", "NAME#zz"):
+        r = run_smbgate("lookup", bad)
+        assert r.returncode == EXIT_USAGE, bad
+        assert "bad" in r.stderr
+
+
+def test_connect_by_netbios_name(samba_nt1, run_smbgate):
+    """smb://NAME/share: DNS does not know NAME, the name server (wins=, UDP 137) does."""
+    try:
+        ns = NbnsResponder({"SMB1TESTHOST": "127.0.0.1"}, port=137)
+    except OSError as e:
+        pytest.skip(f"UDP 127.0.0.1:137 unavailable: {e}")
+    try:
+        q = f"auth-username={samba_nt1.user}&auth-password={samba_nt1.password}&wins=127.0.0.1"
+        r = run_smbgate("ls", f"smb://smb1testhost:{samba_nt1.port}/plain?{q}&max-protocol=NT1")
+        assert r.returncode == 0, r.stderr
+        assert ("SMB1TESTHOST", 0x20) == ns.queries[-1][:2]
+        r = run_smbgate("ls", f"smb://SMB1TESTHOST:{samba_nt1.nbport}/plain?{q}"
+                              "&transport=netbios")
+        assert r.returncode == 0, r.stderr
+        r = run_smbgate("-v", "ls", f"smb://NOSUCHSMBHOST:{samba_nt1.port}/plain?{q}")
+        assert r.returncode == EXIT_CONNECT
+        assert "NOSUCHSMBHOST<20> not found" in r.stderr
+    finally:
+        ns.close()
+
+
+# ---- nmbd in a network namespace ----------------------------------------------------------
+
+
+def _ip(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture(scope="module")
+def nmbd_netns(tmp_path_factory):
+    """nmbd serving NMBDHOST on a veth pair between two namespaces made here (nmbd will not
+    serve on loopback alone)."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nmbd"):
+        pytest.skip("needs root, iproute2 and nmbd")
+    tag = f"s1{os.getpid() % 100000}"
+    ns_srv, ns_cli = f"{tag}srv", f"{tag}cli"
+    if _ip("netns", "add", ns_srv, check=False).returncode != 0:
+        pytest.skip("cannot create network namespaces here")
+    d = tmp_path_factory.mktemp("nmbd")
+    proc = None
+    try:
+        _ip("netns", "add", ns_cli)
+        _ip("link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
+        _ip("link", "set", f"{tag}a", "netns", ns_srv)
+        _ip("link", "set", f"{tag}b", "netns", ns_cli)
+        for ns, dev, addr in ((ns_srv, f"{tag}a", "10.219.7.1/24"),
+                              (ns_cli, f"{tag}b", "10.219.7.2/24")):
+            _ip("-n", ns, "addr", "add", addr, "brd", "10.219.7.255", "dev", dev)
+            _ip("-n", ns, "link", "set", dev, "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+        for sub in ("lock", "state", "cache", "run", "private", "log"):
+            (d / sub).mkdir()
+        conf = d / "smb.conf"
+        conf.write_text(
+            "[global]\n"
+            "netbios name = NMBDHOST\nworkgroup = S1GROUP\n"
+            f"interfaces = {tag}a\nbind interfaces only = yes\n"
+            f"lock directory = {d}/lock\nstate directory = {d}/state\n"
+            f"cache directory = {d}/cache\npid directory = {d}/run\n"
+            f"private dir = {d}/private\nlog file = {d}/log/nmbd.log\n"
+            "server role = standalone server\nload printers = no\n")
+        proc = subprocess.Popen(["ip", "netns", "exec", ns_srv, "nmbd", "-F",
+                                 "--no-process-group", "-s", str(conf)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        # nmbd registers its names by broadcast first (a few seconds).
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if "NMBDHOST" in (d / "log" / "nmbd.log").read_text(errors="replace") \
+                    if (d / "log" / "nmbd.log").exists() else False:
+                break
+            time.sleep(0.5)
+        time.sleep(3)
+        yield ns_cli
+    finally:
+        if proc is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        _ip("netns", "del", ns_srv, check=False)
+        _ip("netns", "del", ns_cli, check=False)
+
+
+def test_lookup_against_nmbd(nmbd_netns, smbgate_bin):
+    """Broadcast and unicast name queries, and node status, answered by a real nmbd."""
+    run = lambda *a: subprocess.run(["ip", "netns", "exec", nmbd_netns, smbgate_bin, *a],
+                                    capture_output=True, text=True, timeout=60)
+    r = run("lookup", "--broadcast", "10.219.7.255", "NMBDHOST")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "10.219.7.1 NMBDHOST<20>"
+    r = run("lookup", "--wins-server", "10.219.7.1", "NMBDHOST#00")
+    # nmbd answers unicast queries for its own names too
+    assert r.returncode == 0, r.stderr
+    r = run("lookup", "-S", "--broadcast", "10.219.7.255", "NMBDHOST")
+    assert r.returncode == 0, r.stderr
+    assert "S1GROUP" in r.stdout and "NMBDHOST" in r.stdout
+    r = run("lookup", "--broadcast", "10.219.7.255", "NOTTHERE")
+    assert r.returncode == EXIT_CONNECT and "timed out" in r.stderr
