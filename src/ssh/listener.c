@@ -250,8 +250,11 @@ static ssh_channel on_channel_open(ssh_session s, void *userdata)
 	c->cb.channel_env_request_function = on_env;
 	ssh_callbacks_init(&c->cb);
 	ssh_set_channel_callbacks(c->ch, &c->cb);
-	c->next = cn->chans;
-	cn->chans = c;
+	/* appended: conn_run may be walking the list (a channel write can run this callback) */
+	struct chan **pp = &cn->chans;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = c;
 	return c->ch;
 }
 
@@ -503,8 +506,7 @@ static void chan_free(struct chan *c)
 		}
 		ssh_exec_free(c->ex);
 	}
-	if (ssh_remove_channel_callbacks(c->ch, &c->cb) != SSH_OK)
-		log_error("DEBUG remove callbacks failed chan=%p ch=%p", (void *)c, (void *)c->ch);
+	(void)ssh_remove_channel_callbacks(c->ch, &c->cb);
 	ssh_channel_free(c->ch);
 	free(c);
 }

@@ -1126,7 +1126,7 @@ static int close_then(struct vfs_op *op)
 		c->v->ops->close(c->bc, op, fh);
 		return 1;
 	}
-	if (op->rc >= 0 && op->ba.size)
+	if (op->rc >= 0 && op->saved_rc < 0)
 		op->rc = op->saved_rc;
 	if (f->flags & VFS_O_WRITE)
 		cache_invalidate_parent(c->v, f->path);

@@ -121,12 +121,13 @@ class Smb1Proxy:
     (the server then offers a plain challenge), no_status32 clears CAP_STATUS32 in the server's
     NEGOTIATE response (the client then gets DOS error codes), break_ntlmv2 corrupts NTLMv2 and
     LMv2 responses (a server that refuses NTLMv2), tamper_read flips a data byte in READ_ANDX
-    responses after the logon (a signature must catch it)."""
+    responses after the logon (a signature must catch it), no_unicode clears CAP_UNICODE in
+    the NEGOTIATE response (names then travel as OEM strings)."""
 
     def __init__(self, port, no_extsec=False, no_status32=False, break_ntlmv2=False,
-                 tamper_read=False):
+                 tamper_read=False, no_unicode=False):
         self.target = port
-        self.no_extsec, self.no_status32 = no_extsec, no_status32
+        self.no_extsec, self.no_status32, self.no_unicode = no_extsec, no_status32, no_unicode
         self.break_ntlmv2, self.tamper_read = break_ntlmv2, tamper_read
         self.seen = []  # (to_server, message)
         self.ls = socket.socket()
@@ -168,6 +169,8 @@ class Smb1Proxy:
             struct.pack_into("<H", m, 10, struct.unpack_from("<H", m, 10)[0] & ~0x0800)
         if not to_server and cmd == 0x72 and self.no_status32 and m[32] == 17:
             struct.pack_into("<I", m, 52, struct.unpack_from("<I", m, 52)[0] & ~0x40)
+        if not to_server and cmd == 0x72 and self.no_unicode and m[32] == 17:
+            struct.pack_into("<I", m, 52, struct.unpack_from("<I", m, 52)[0] & ~0x04)
         if to_server and cmd == 0x73 and self.break_ntlmv2 and m[32] == 13:
             oem, uni = struct.unpack_from("<HH", m, 47)
             if uni > 24:  # an NTLMv2 response: spoil it and the LMv2 one
@@ -345,6 +348,30 @@ def test_operations(samba_nt1, run_smbgate, area, tmp_path, transport):
     assert "SMB NT1" in r.stdout
 
 
+@pytest.mark.parametrize("signed", [False, True])
+def test_handle_operations_live(samba_nt1, nt1_signed, smbgate_bin, area, signed):
+    """tests/unit/test_smb1_live.c (built next to the binary) against Samba: set size, times
+    and delete through a FID and by path, fstat both ways, the replacing rename through a FID,
+    flush and echo: what no CLI command reaches."""
+    live = Path(smbgate_bin).parent / "test_smb1_live"
+    if not live.exists():
+        pytest.skip(f"{live} not built")
+    if signed:
+        server, share, sub = nt1_signed, "signed", "live"
+        local = Path(server.share_path(share)) / sub
+        shutil.rmtree(local, ignore_errors=True)
+        local.mkdir()
+        own(server, local)
+    else:
+        server, share, (sub, local) = samba_nt1, "plain", area
+    env = dict(os.environ, SMBGATE_SMB1_URL=nt1_url(server, share, sub))
+    r = subprocess.run([str(live)], capture_output=True, text=True, timeout=120, env=env)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "PASSED  ] 3 test(s)" in out and "SKIPPED" not in out, out
+    assert list(local.iterdir()) == []  # it cleaned up after itself
+
+
 def test_rm_directory_and_type_errors(samba_nt1, run_smbgate, area):
     name, local = area
     (local / "sub").mkdir()
@@ -367,6 +394,29 @@ def test_unicode_names(samba_nt1, run_smbgate, area, tmp_path):
     assert (local / fancy).read_text() == "unicode"
     r = run_smbgate("ls", "-1", nt1_url(samba_nt1, "plain", name))
     assert r.stdout.strip() == fancy
+
+
+def test_oem_strings(samba_nt1, run_smbgate, area, tmp_path):
+    """A server without CAP_UNICODE: names travel as OEM (ASCII) strings both ways; a name
+    that is not ASCII cannot be sent and says so."""
+    name, local = area
+    (tmp_path / "a.txt").write_text("oem")
+    px = Smb1Proxy(samba_nt1.port, no_unicode=True)
+    try:
+        r = run_smbgate("put", tmp_path / "a.txt",
+                        px.url(samba_nt1, "plain", f"{name}/Plain Name.txt"))
+        assert r.returncode == 0, r.stderr
+        assert (local / "Plain Name.txt").read_text() == "oem"
+        r = run_smbgate("ls", "-1", px.url(samba_nt1, "plain", name))
+        assert r.returncode == 0 and r.stdout == "Plain Name.txt\n", r.stderr
+        r = run_smbgate("stat", px.url(samba_nt1, "plain", f"{name}/Plain Name.txt"))
+        assert r.returncode == 0 and "regular file" in r.stdout
+        setups = px.messages(True, 0xA2)
+        assert setups and not any(struct.unpack_from("<H", m, 10)[0] & 0x8000 for m in setups)
+        r = run_smbgate("put", tmp_path / "a.txt", px.url(samba_nt1, "plain", f"{name}/é.txt"))
+        assert r.returncode == EXIT_USAGE, r.stderr
+    finally:
+        px.close()
 
 
 def test_listing_10000_entries(samba_nt1, run_smbgate):

@@ -8,7 +8,8 @@
  *  - mkdir (directory, create, exclusive, no stat wanted) is one CREATE_DIRECTORY and gives a
  *    path handle.
  * Operations on a path handle go by path (QUERY/SET_PATH_INFORMATION); reading, writing and
- * listing need a FID and fail with SMBG_EBADF. */
+ * listing need a FID and fail with SMBG_EBADF; truncating one fails with SMBG_EACCES, and
+ * deleting or renaming needs SMB_O_DELETE, as the same handle would over SMB2. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,7 @@ int smb1_open(struct smb_client *c, const char *path, int flags, int options, st
 	}
 	struct smb1_req *r = NULL;
 	int rc;
+	h->flags = flags;
 	if ((flags & ~PATH_FLAGS) == 0 && options == 0) {
 		h->path_only = 1;
 		rc = smb1_qpath_req(c, path, path_open_done, &r);

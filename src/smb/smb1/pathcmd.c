@@ -69,13 +69,6 @@ int smb1_mkdir_req(struct smb_client *c, const char *path, smb1_done_fn done, st
 	return path_req(c, SMB1_COM_CREATE_DIRECTORY, -1, "mkdir", path, NULL, done, out);
 }
 
-int smb1_mkdir_path(struct smb_client *c, const char *path, smb_cb cb, void *priv)
-{
-	struct smb1_req *r;
-	int rc = smb1_mkdir_req(c, path, smb1_done_status, &r);
-	return rc < 0 ? rc : submit_cb(c, r, cb, priv);
-}
-
 int smb1_rmdir_path(struct smb_client *c, const char *path, smb_cb cb, void *priv)
 {
 	struct smb1_req *r;

@@ -1,9 +1,10 @@
 /* TRANS2_SET_FILE_INFORMATION and TRANS2_SET_PATH_INFORMATION (MS-CIFS 2.2.6.9, 2.2.6.7):
  * times (SMB_SET_FILE_BASIC_INFO), size (SMB_SET_FILE_END_OF_FILE_INFO), delete
  * (SMB_SET_FILE_DISPOSITION_INFO) and rename (pass-through FileRenameInformation, MS-SMB
- * 2.2.2.3.9 / MS-FSCC 2.4.37 in its 32-bit form). A FID handle uses the FILE form, a path handle
- * (open.c) the PATH form; a path handle is deleted with DELETE / DELETE_DIRECTORY and renamed
- * with RENAME, the commands SMB1 has for that. */
+ * 2.2.2.3.9 / MS-FSCC 2.4.37 in its 32-bit form; within one directory only, as SMB1 servers
+ * take it). A FID handle uses the FILE form, a path handle (open.c) the PATH form; a path handle
+ * is deleted with DELETE / DELETE_DIRECTORY and renamed with RENAME, the commands SMB1 has for
+ * that, and so is a FID handle moved to another directory. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,8 +77,20 @@ int smb1_set_times(struct smb_client *c, struct smb_file *f, uint64_t atime, uin
 	return set_info(c, f, SMB1_SET_FILE_BASIC_INFO, &d, "set times", cb, priv);
 }
 
+/* A path handle was opened without write access, as SMB2 would refuse it. */
+static int path_denied(struct smb_client *c, struct smb_file *f, int need, const char *op)
+{
+	struct smb1_handle *h = smb1_handle_get(f);
+	if (!h || !h->path_only || (need && (h->flags & need)))
+		return 0;
+	return smb_fail(c, SMBG_EACCES, 0xC0000022u /* ACCESS_DENIED */, op, f->path);
+}
+
 int smb1_set_size(struct smb_client *c, struct smb_file *f, uint64_t size, smb_cb cb, void *priv)
 {
+	int rc = path_denied(c, f, 0, "truncate");
+	if (rc < 0)
+		return rc;
 	struct wbuf d;
 	wbuf_init(&d);
 	wbuf_put_le64(&d, size);
@@ -95,6 +108,9 @@ static void carrier_done(struct smb_client *c, struct smb1_req *r, int err,
 int smb1_set_delete(struct smb_client *c, struct smb_file *f, int del, smb_cb cb, void *priv)
 {
 	struct smb1_handle *h = smb1_handle_get(f);
+	int rc = path_denied(c, f, SMB_O_DELETE, "delete");
+	if (rc < 0)
+		return rc;
 	if (h && h->path_only) {
 		if (del)
 			return h->is_dir ? smb1_rmdir_path(c, f->path, cb, priv)
@@ -194,9 +210,13 @@ int smb1_rename(struct smb_client *c, struct smb_file *f, const char *to, int re
 {
 	struct smb1_handle *h = smb1_handle_get(f);
 	int passthru = (smb1_st(c)->server_caps & SMB1_CAP_INFOLEVEL_PASSTHRU) != 0;
-	if (replace && passthru && h && !h->path_only && same_dir(f->path, to)) {
-		/* Atomic replace through the handle: ReplaceIfExists, RootDirectory 0, the new
-		 * name without its directory. */
+	int denied = path_denied(c, f, SMB_O_DELETE, "rename");
+	if (denied < 0)
+		return denied;
+	if (passthru && h && !h->path_only && same_dir(f->path, to)) {
+		/* Through the handle (RENAME of a file we hold open is a sharing violation on
+		 * Samba), atomic when replacing: ReplaceIfExists, RootDirectory 0, the new name
+		 * without its directory. */
 		const char *base = strrchr(to, '/');
 		base = base ? base + 1 : to;
 		struct wbuf d, name;
@@ -209,7 +229,7 @@ int smb1_rename(struct smb_client *c, struct smb_file *f, const char *to, int re
 			return rc == SMBG_ENAME ? smb_fail(c, rc, 0, "rename to", to) : rc;
 		}
 		size_t nlen = name.len - (smb1_st(c)->unicode ? 2 : 1); /* without the NUL */
-		wbuf_put_u8(&d, 1);
+		wbuf_put_u8(&d, replace ? 1 : 0);
 		wbuf_put_zero(&d, 3);
 		wbuf_put_le32(&d, 0);
 		wbuf_put_le32(&d, (uint32_t)nlen);

@@ -206,7 +206,7 @@ struct smb1_handle {
 	struct smb1_handle *next, *prev;
 	struct smb_file *f;
 	int path_only;	    /* no server handle: operations go by path (see open.c) */
-	int delete_pending; /* path handle: delete by path at close */
+	int flags;	    /* SMB_O_* the handle was opened with */
 	int is_dir;
 	/* directory listing */
 	int sid_open;
@@ -381,7 +381,6 @@ struct smb1_req *smb1_echo_req(struct smb_client *c, smb1_done_fn done);
 /* Path commands of the core protocol (one request each). */
 int smb1_delete_path(struct smb_client *c, const char *path, smb_cb cb, void *priv);
 int smb1_rename_path(struct smb_client *c, const char *from, const char *to, smb_cb cb, void *priv);
-int smb1_mkdir_path(struct smb_client *c, const char *path, smb_cb cb, void *priv);
 int smb1_rmdir_path(struct smb_client *c, const char *path, smb_cb cb, void *priv);
 /* Answers an oplock break request (LOCKING_ANDX with OPLOCK_RELEASE, no response). */
 int smb1_oplock_ack(struct smb_client *c, const struct smb1_msg *m);

@@ -314,4 +314,3 @@ int smb2_negotiate(struct smb_client *c)
 	free(x.msg);
 	return rc;
 }
-

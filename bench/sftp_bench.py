@@ -1,0 +1,400 @@
+#!/usr/bin/python3
+"""`smbgate serve sftp` against its peers, in one run (issue 3, "Speed").
+
+    /usr/bin/python3 bench/sftp_bench.py [--runs 3] [--size-mib 1024] [--smbgate build/smbgate]
+                                         [--ciphers chacha20-poly1305@openssh.com,aes128-gcm@openssh.com]
+
+Starts the test rig's Samba (tests/rig/samba.py) on tmpfs and three SFTP servers on loopback:
+  smbgate   `smbgate serve sftp` over the share (smb://)
+  rclone    `rclone serve sftp` over the same share through rclone's smb backend
+  sshd      OpenSSH sshd with `Subsystem sftp internal-sftp`, serving the same data from a
+            local tmpfs folder: a real SSH server with no SMB behind it (the ceiling)
+and drives each with the same client, OpenSSH's sftp/ssh (key login), for each cipher:
+  get       1 GiB file into tmpfs               put    1 GiB file from tmpfs
+  ls        `ls -l` of the 10,000-file folder    up/down  1,000 small files (put -r / get -r)
+  md5sum    `ssh host md5sum FILE` of the 1 GiB file (sshd runs coreutils); coreutils md5sum
+            on the local file is measured alongside
+  rss       peak RSS of the smbgate and rclone server processes (VmHWM) over the run
+Medians of --runs runs. Every transfer is checked (size every run, SHA-256 on the first), so a
+broken server cannot post a fast figure; a failing step prints FAILED and the run goes on.
+MB/s is 10^6 bytes/s. Results go to bench/results-sftp-<date>.json.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import pwd
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "rig"))
+from samba import SambaServer  # noqa: E402
+
+SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
+SMALL_FILES = 1000
+TIMEOUT = 900
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, what):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def write_random(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 24)
+            f.write(os.urandom(n))
+            left -= n
+
+
+def vm_hwm_kib(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class Peer:
+    def __init__(self, name, port, proc, root, files_dir, big_dir, key):
+        self.name = name
+        self.port = port
+        self.proc = proc      # None for sshd (forks per connection)
+        self.root = root      # remote path prefix of the bench area
+        self.files_dir = files_dir
+        self.big_dir = big_dir
+        self.key = key
+        self.login = "bench"
+
+
+def timed(fn):
+    t0 = time.monotonic()
+    ok = fn()
+    return time.monotonic() - t0, ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--smbgate", default=str(REPO / "build" / "smbgate"))
+    ap.add_argument("--ciphers",
+                    default="chacha20-poly1305@openssh.com,aes128-gcm@openssh.com")
+    ap.add_argument("--only", default="smbgate,rclone,sshd")
+    args = ap.parse_args()
+    size = args.size_mib * 1024 * 1024
+    ciphers = args.ciphers.split(",")
+    only = set(args.only.split(","))
+    work = Path(tempfile.mkdtemp(prefix="sftp-bench-", dir="/dev/shm"))
+    results = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+               "host": platform.node(), "cpus": os.cpu_count(), "size": size,
+               "runs": args.runs, "tests": {}}
+    procs = []
+    samba = None
+    try:
+        key = work / "client_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                       check=True)
+        hostkey = work / "host_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey)],
+                       check=True)
+        authkeys = work / "authorized_keys"
+        shutil.copy(str(key) + ".pub", authkeys)
+        os.chmod(authkeys, 0o600)
+
+        print("starting Samba and making the data...", flush=True)
+        samba = SambaServer(tmp_root="/dev/shm")
+        samba.start()
+        share = Path(samba.share_path("plain"))
+        pw = pwd.getpwnam(samba.user)
+        area = share / "bench"
+        (area / "small").mkdir(parents=True)
+        write_random(area / "big.bin", size)
+        for i in range(SMALL_FILES):
+            (area / "small" / f"s{i:04d}").write_bytes(os.urandom(4096))
+        for p in [area, area / "big.bin", area / "small", *(area / "small").iterdir()]:
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        local = work / "local"
+        (local / "small").mkdir(parents=True)
+        write_random(local / "big.bin", size)
+        for i in range(SMALL_FILES):
+            (local / "small" / f"u{i:04d}").write_bytes(os.urandom(4096))
+        big_sha = sha256(local / "big.bin")
+        share_sha = sha256(area / "big.bin")
+        # sshd serves copies of the same data from tmpfs
+        sroot = work / "sshd-root"
+        (sroot / "bench").mkdir(parents=True)
+        shutil.copy(area / "big.bin", sroot / "bench" / "big.bin")
+        shutil.copytree(area / "small", sroot / "bench" / "small")
+        shutil.copytree(samba.share_path("big"), sroot / "big")
+
+        peers = {}
+        if "smbgate" in only:
+            port = free_port()
+            p = subprocess.Popen([args.smbgate, "serve", "sftp", "--addr", f"127.0.0.1:{port}",
+                                  "--authorized-keys", str(authkeys), "--key", str(hostkey),
+                                  samba.url("plain")], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            procs.append(p)
+            wait_port(port, p, "smbgate")
+            # the 10,000-file listing: a second server on the `big` share
+            port2 = free_port()
+            p2 = subprocess.Popen([args.smbgate, "serve", "sftp", "--addr",
+                                   f"127.0.0.1:{port2}", "--authorized-keys", str(authkeys),
+                                   "--key", str(hostkey), samba.url("big")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p2)
+            wait_port(port2, p2, "smbgate (big)")
+            peers["smbgate"] = (Peer("smbgate", port, p, "/bench", "small", "/", str(key)),
+                                Peer("smbgate", port2, p2, "/", "", "/", str(key)))
+        if "rclone" in only:
+            conf = work / "rclone.conf"
+            obscured = subprocess.run(["rclone", "obscure", samba.password],
+                                      capture_output=True, text=True,
+                                      check=True).stdout.strip()
+            conf.write_text(f"[s]\ntype = smb\nhost = 127.0.0.1\nport = {samba.port}\n"
+                            f"user = {samba.user}\npass = {obscured}\n")
+            env = dict(os.environ, RCLONE_CONFIG=str(conf))
+            pair = []
+            for sh in ("plain", "big"):
+                port = free_port()
+                p = subprocess.Popen(["rclone", "serve", "sftp", f"s:{sh}", "--addr",
+                                      f"127.0.0.1:{port}", "--authorized-keys", str(authkeys),
+                                      "--key", str(hostkey)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                procs.append(p)
+                wait_port(port, p, "rclone")
+                pair.append(Peer("rclone", port, p, "/bench" if sh == "plain" else "/", "",
+                                 "/", str(key)))
+            peers["rclone"] = tuple(pair)
+        if "sshd" in only:
+            Path("/run/sshd").mkdir(exist_ok=True)
+            port = free_port()
+            cfg = work / "sshd_config"
+            cfg.write_text(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {hostkey}\n"
+                           f"PidFile {work}/sshd.pid\nAuthorizedKeysFile {authkeys}\n"
+                           "UsePAM no\nStrictModes no\nPasswordAuthentication no\n"
+                           "PermitRootLogin yes\nSubsystem sftp internal-sftp\n")
+            p = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(cfg), "-E",
+                                  str(work / "sshd.log")])
+            procs.append(p)
+            wait_port(port, p, "sshd")
+            peers["sshd"] = (Peer("sshd", port, None, str(sroot / "bench"), "", "/", str(key)),
+                             Peer("sshd", port, None, str(sroot / "big"), "", "/", str(key)))
+
+        tests = results["tests"]
+
+        def record(name, peer, cipher, secs, extra=None):
+            key_ = f"{name}|{peer}|{cipher}"
+            tests.setdefault(key_, {"name": name, "peer": peer, "cipher": cipher,
+                                    "runs": []})
+            tests[key_]["runs"].append(secs)
+            if extra:
+                tests[key_].update(extra)
+
+        # the login user: root for sshd (the data is root's); the others take any user
+        for name, (pp, pbig) in peers.items():
+            login = "root" if name == "sshd" else "bench"
+            for peer in (pp, pbig):
+                peer.login = login
+
+        def sftp(peer, commands, cipher):
+            with tempfile.NamedTemporaryFile("w", suffix=".sftp", delete=False) as f:
+                f.write("\n".join(commands) + "\n")
+            try:
+                return subprocess.run(["sftp", *SSH_OPTS, "-i", peer.key, "-c", cipher, "-P",
+                                       str(peer.port), "-b", f.name,
+                                       f"{peer.login}@127.0.0.1"],
+                                      capture_output=True, text=True, timeout=TIMEOUT)
+            finally:
+                os.unlink(f.name)
+
+        def ssh(peer, command, cipher):
+            return subprocess.run(["ssh", *SSH_OPTS, "-i", peer.key, "-c", cipher, "-p",
+                                   str(peer.port), f"{peer.login}@127.0.0.1", command],
+                                  capture_output=True, text=True, timeout=TIMEOUT)
+
+        for run in range(args.runs):
+            for cipher in ciphers:
+                for name, (pp, pbig) in peers.items():
+                    tag = f"run {run + 1} {cipher.split('@')[0]} {name}"
+                    out = work / "out.bin"
+                    # get
+                    if out.exists():
+                        out.unlink()
+                    secs, r = timed(lambda: sftp(pp, [f"get {pp.root}/big.bin {out}"], cipher))
+                    ok = r.returncode == 0 and out.exists() and out.stat().st_size == size
+                    if ok and run == 0:
+                        ok = sha256(out) == share_sha
+                    record("get", name, cipher, secs if ok else None)
+                    print(f"{tag} get {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                          flush=True)
+                    if out.exists():
+                        out.unlink()
+                    # put
+                    up = f"{pp.root}/up-{run}.bin"
+                    secs, r = timed(lambda: sftp(pp, [f"put {local}/big.bin {up}"], cipher))
+                    target = (sroot / "bench" if name == "sshd" else area) / f"up-{run}.bin"
+                    ok = r.returncode == 0 and target.exists() and target.stat().st_size == size
+                    if ok and run == 0:
+                        ok = sha256(target) == big_sha
+                    record("put", name, cipher, secs if ok else None)
+                    print(f"{tag} put {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                          flush=True)
+                    if target.exists():
+                        target.unlink()
+                    # ls of 10,000 entries
+                    secs, r = timed(lambda: sftp(pbig, [f"ls -l {pbig.root}"], cipher))
+                    n = sum(1 for line in r.stdout.splitlines() if "small-" in line)
+                    ok = r.returncode == 0 and n >= 10000
+                    record("ls", name, cipher, secs if ok else None)
+                    print(f"{tag} ls {secs:.2f}s {'ok' if ok else f'FAILED ({n} entries)'}",
+                          flush=True)
+                    # 1,000 small files up and down
+                    dst = f"{pp.root}/up-small-{run}"
+                    secs, r = timed(lambda: sftp(pp, [f"put -r {local}/small/ {dst}"], cipher))
+                    tdir = (sroot / "bench" if name == "sshd" else area) / f"up-small-{run}"
+                    ok = r.returncode == 0 and tdir.exists() and \
+                        len(list(tdir.iterdir())) == SMALL_FILES
+                    record("small-up", name, cipher, secs if ok else None)
+                    print(f"{tag} small-up {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                          flush=True)
+                    shutil.rmtree(tdir, ignore_errors=True)
+                    down = work / "down-small"
+                    shutil.rmtree(down, ignore_errors=True)
+                    down.mkdir()
+                    secs, r = timed(lambda: sftp(pp, [f"get -r {pp.root}/small {down}/"],
+                                                 cipher))
+                    got = list((down / "small").iterdir()) if (down / "small").exists() else []
+                    ok = r.returncode == 0 and len(got) == SMALL_FILES
+                    record("small-down", name, cipher, secs if ok else None)
+                    print(f"{tag} small-down {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                          flush=True)
+                    shutil.rmtree(down, ignore_errors=True)
+                    # md5sum over ssh
+                    secs, r = timed(lambda: ssh(pp, f"md5sum {pp.root}/big.bin", cipher))
+                    want = hashlib.md5((area / "big.bin").read_bytes()).hexdigest() \
+                        if run == 0 and cipher == ciphers[0] and name == list(peers)[0] \
+                        else None
+                    ok = r.returncode == 0 and len(r.stdout.split()) >= 1 and \
+                        len(r.stdout.split()[0]) == 32
+                    if ok and want:
+                        ok = r.stdout.split()[0] == want
+                    record("md5sum", name, cipher, secs if ok else None)
+                    print(f"{tag} md5sum {secs:.2f}s {'ok' if ok else 'FAILED ' + (r.stderr or r.stdout)[-200:]}",
+                          flush=True)
+            # coreutils md5sum on the same machine, the reference for the md5sum target
+            secs, r = timed(lambda: subprocess.run(["md5sum", str(local / "big.bin")],
+                                                   capture_output=True))
+            record("md5sum", "coreutils", "-", secs)
+        for name, (pp, pbig) in peers.items():
+            if pp.proc:
+                results.setdefault("rss_kib", {})[name] = max(
+                    x for x in (vm_hwm_kib(pp.proc.pid), vm_hwm_kib(pbig.proc.pid)) if x)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if samba:
+            samba.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    # ---- the table ----
+    def med(name, peer, cipher):
+        t = results["tests"].get(f"{name}|{peer}|{cipher}")
+        if not t:
+            return None
+        runs = [x for x in t["runs"] if x is not None]
+        if len(runs) < len(t["runs"]) or not runs:
+            return None
+        return statistics.median(runs)
+
+    lines = []
+    peer_names = [p for p in ("smbgate", "rclone", "sshd") if p in only]
+    for cipher in ciphers:
+        lines.append(f"\ncipher {cipher} (median of {args.runs}; MB/s = 10^6 B/s)")
+        lines.append("| test | " + " | ".join(peer_names) +
+                     " | smbgate/rclone | smbgate/sshd |")
+        lines.append("|---" * (len(peer_names) + 3) + "|")
+        for name in ("get", "put", "ls", "small-up", "small-down", "md5sum"):
+            cells = []
+            vals = {}
+            for p in peer_names:
+                v = med(name, p, cipher)
+                vals[p] = v
+                if v is None:
+                    cells.append("FAILED")
+                elif name in ("get", "put", "md5sum"):
+                    cells.append(f"{size / v / 1e6:.0f} MB/s ({v:.2f} s)")
+                else:
+                    cells.append(f"{v:.2f} s")
+
+            def ratio(a, b):
+                if vals.get(a) and vals.get(b):
+                    return f"{vals[b] / vals[a]:.2f}x"
+                return "-"
+            lines.append(f"| {name} | " + " | ".join(cells) +
+                         f" | {ratio('smbgate', 'rclone')} | {ratio('smbgate', 'sshd')} |")
+    cu = med("md5sum", "coreutils", "-")
+    if cu:
+        lines.append(f"\ncoreutils md5sum of the local file: {size / cu / 1e6:.0f} MB/s "
+                     f"({cu:.2f} s)")
+    if results.get("rss_kib"):
+        lines.append("peak server RSS: " + ", ".join(
+            f"{k} {v / 1024:.1f} MiB" for k, v in results["rss_kib"].items()))
+    text = "\n".join(lines)
+    print(text)
+    results["table"] = text
+    out = REPO / "bench" / f"results-sftp-{datetime.date.today().isoformat()}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(f"\nresults: {out}")
+
+
+if __name__ == "__main__":
+    main()
