@@ -205,8 +205,8 @@ struct smb1_req {
 struct smb1_handle {
 	struct smb1_handle *next, *prev;
 	struct smb_file *f;
-	int path_only;	    /* no server handle: operations go by path (see open.c) */
-	int flags;	    /* SMB_O_* the handle was opened with */
+	int path_only; /* no server handle: operations go by path (see open.c) */
+	int flags;     /* SMB_O_* the handle was opened with */
 	int is_dir;
 	/* directory listing */
 	int sid_open;
