@@ -255,6 +255,11 @@ static void handle_pump(struct sftp_engine *e, struct sftp_handle *h)
 			req_free(e, r);
 			continue;
 		}
+		if (r->type == SSH_FXP_CLOSE) {
+			/* a CLOSE may free h as it starts; nothing can be queued behind it */
+			start_now(r);
+			return;
+		}
 		start_now(r);
 	}
 }

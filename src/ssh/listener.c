@@ -64,6 +64,7 @@ struct chan {
 	struct ssh_exec *ex;
 	size_t out_off, err_off; /* exec output already sent */
 	int in_eof, remote_closed, stalled, closed;
+	int ex_done;		/* the exec command has produced all its output */
 	struct sftp_stats last; /* stats already added to the server's totals */
 };
 
@@ -449,6 +450,7 @@ static void pump_exec(struct chan *c)
 	if (c->closed)
 		return;
 	int done = ssh_exec_step(c->ex);
+	c->ex_done = done;
 	if (c->remote_closed) {
 		if (!ssh_exec_busy(c->ex))
 			chan_close(c);
@@ -478,10 +480,16 @@ static int chan_has_work(const struct chan *c)
 {
 	if (c->closed)
 		return 0;
-	if (c->kind == C_SFTP)
-		return c->stalled && sftp_engine_input_room(c->eng) > 0;
-	if (c->kind == C_EXEC)
-		return !ssh_exec_busy(c->ex);
+	if (c->kind == C_SFTP && c->eng)
+		return (c->stalled && sftp_engine_input_room(c->eng) > 0) ||
+		       (sftp_engine_output_pending(c->eng) > 0 &&
+			ssh_channel_window_size(c->ch) > 0);
+	if (c->kind == C_EXEC) {
+		struct wbuf *o = ssh_exec_stdout(c->ex), *e = ssh_exec_stderr(c->ex);
+		int unsent = c->out_off < o->len || c->err_off < e->len;
+		return (!c->ex_done && !ssh_exec_busy(c->ex)) ||
+		       (unsent && ssh_channel_window_size(c->ch) > 0);
+	}
 	return 0;
 }
 
@@ -575,6 +583,28 @@ static void conn_run(struct conn *cn)
 	}
 }
 
+/* The key exchange, driven here so that quick ACKs can be re-armed before every wait:
+ * libssh sends its KEXINIT before reading the client's, so nothing carries the ACK of the
+ * client's KEXINIT back, and with delayed ACKs the client's Nagle holds its next packet for
+ * 40 ms. The kernel leaves quick-ACK mode on its own, hence the re-arming. */
+static int key_exchange(struct conn *cn)
+{
+	int fd = ssh_get_fd(cn->s);
+	time_t deadline = time(NULL) + 30;
+	for (;;) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+		int rc = ssh_handle_key_exchange(cn->s);
+		if (rc == SSH_OK)
+			return 0;
+		if (rc != SSH_AGAIN || time(NULL) > deadline || atomic_load(&cn->srv->stop))
+			return -1;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 static void *conn_main(void *arg)
 {
 	struct conn *cn = arg;
@@ -599,12 +629,12 @@ static void *conn_main(void *arg)
 		methods |= SSH_AUTH_METHOD_PUBLICKEY;
 	ssh_set_auth_methods(cn->s, methods);
 
-	if (ssh_handle_key_exchange(cn->s) != SSH_OK) {
+	/* from here on nothing blocks: our loops wait, libssh never does */
+	ssh_set_blocking(cn->s, 0);
+	if (key_exchange(cn) < 0) {
 		log_info("%s: key exchange failed: %s", cn->peer, ssh_get_error(cn->s));
 		goto out;
 	}
-	/* from here on nothing blocks: the event loop waits, libssh never does */
-	ssh_set_blocking(cn->s, 0);
 	cn->ev = ssh_event_new();
 	if (!cn->ev || ssh_event_add_session(cn->ev, cn->s) != SSH_OK)
 		goto out;

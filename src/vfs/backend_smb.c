@@ -6,6 +6,9 @@
  * keep servicing the connection, so requests already in flight complete meanwhile.
  *
  * Nothing here knows the dialect (SMB1 or SMB2/3): that is the client's business. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +20,18 @@
 #include "util/url.h"
 #include "vfs/backend.h"
 
+#define POOL_MAX     4 /* idle SMB connections kept for the next SSH session */
+#define POOL_IDLE_MS 60000
+
 struct smb_shared {
 	struct smb_url url; /* parsed once; each connection copies it */
 	char *display;	    /* smb://host:port/share/path, no credentials */
+	/* idle connections: a new SSH session skips the SMB logon; taken and given back under
+	 * the lock, used by one thread at a time */
+	pthread_mutex_t lock;
+	struct smb_client *pool[POOL_MAX];
+	int64_t pool_since[POOL_MAX];
+	int npool;
 };
 
 struct smb_conn {
@@ -83,6 +95,13 @@ static void done_sync(struct smb_conn *bc, struct vfs_op *op, int rc)
 	vfs_op_done(op, rc < 0 ? rc : 0, rc < 0 ? smb_client_errmsg(bc->c) : NULL);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- shared state ---- */
 
 static void *smb_init(const char *remote, char *err, size_t errlen)
@@ -134,7 +153,11 @@ static void *smb_init(const char *remote, char *err, size_t errlen)
 		free(sh);
 		return NULL;
 	}
-	smb_client_free(c);
+	/* keep it: the first SSH session uses it */
+	pthread_mutex_init(&sh->lock, NULL);
+	sh->pool[0] = c;
+	sh->pool_since[0] = now_ms();
+	sh->npool = 1;
 	return sh;
 }
 
@@ -143,6 +166,9 @@ static void smb_fini(void *bs)
 	struct smb_shared *sh = bs;
 	if (!sh)
 		return;
+	for (int i = 0; i < sh->npool; i++)
+		smb_client_free(sh->pool[i]);
+	pthread_mutex_destroy(&sh->lock);
 	free(sh->display);
 	smb_url_free(&sh->url);
 	free(sh);
@@ -160,6 +186,46 @@ static size_t smb_io_size(void *bs)
 	return 1u << 20;
 }
 
+/* An idle connection is usable if the server has not closed it meanwhile: nothing should
+ * arrive on an idle connection, so anything readable (EOF, a disconnect) retires it. */
+static int pool_usable(struct smb_client *c)
+{
+	int fd = smb_client_fd(c);
+	if (fd < 0)
+		return 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r = poll(&p, 1, 0);
+	if (r < 0 && errno != EINTR)
+		return 0;
+	if (r > 0 && smb_client_service(c, p.revents) < 0)
+		return 0;
+	return smb_client_fd(c) >= 0;
+}
+
+static struct smb_client *pool_take(struct smb_shared *sh)
+{
+	struct smb_client *c = NULL;
+	struct smb_client *stale[POOL_MAX];
+	int nstale = 0;
+	int64_t now = now_ms();
+	pthread_mutex_lock(&sh->lock);
+	while (sh->npool > 0 && !c) {
+		int i = --sh->npool;
+		if (now - sh->pool_since[i] > POOL_IDLE_MS)
+			stale[nstale++] = sh->pool[i];
+		else
+			c = sh->pool[i];
+	}
+	pthread_mutex_unlock(&sh->lock);
+	for (int i = 0; i < nstale; i++)
+		smb_client_free(stale[i]); /* logoff on the wire: outside the lock */
+	if (c && !pool_usable(c)) {
+		smb_client_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
 static void *smb_conn_open(void *bs, char *err, size_t errlen)
 {
 	struct smb_shared *sh = bs;
@@ -169,6 +235,9 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 		return NULL;
 	}
 	bc->sh = sh;
+	bc->c = pool_take(sh);
+	if (bc->c)
+		return bc;
 	bc->c = smb_client_new(&sh->url);
 	int rc = bc->c ? smb_client_connect(bc->c) : SMBG_ENOMEM;
 	if (rc < 0) {
@@ -186,6 +255,18 @@ static void smb_conn_close(void *p)
 	struct smb_conn *bc = p;
 	if (!bc)
 		return;
+	struct smb_shared *sh = bc->sh;
+	/* every file was closed before (vfs_conn_free): a healthy connection goes back */
+	if (smb_client_pending(bc->c) == 0 && pool_usable(bc->c)) {
+		pthread_mutex_lock(&sh->lock);
+		if (sh->npool < POOL_MAX) {
+			sh->pool[sh->npool] = bc->c;
+			sh->pool_since[sh->npool] = now_ms();
+			sh->npool++;
+			bc->c = NULL;
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
 	smb_client_free(bc->c); /* closes any handle still open, logs off */
 	free(bc);
 }

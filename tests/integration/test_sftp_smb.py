@@ -250,3 +250,17 @@ def test_encrypted_share(server, samba, tmp_path):
     name = "enc-" + uuid.uuid4().hex[:6]
     s.sftp_batch([f"put {src} {name}", f"get {name} {tmp_path}/back", f"rm {name}"])
     assert md5(tmp_path / "back") == md5(src)
+
+
+def test_smb_connection_reused_across_sessions(server, area, samba):
+    area.write("r.txt", b"r")
+    s = server(area.url())
+    seen = set()
+    for _ in range(3):
+        s.sftp_batch(["ls"])
+        ids = {k for k, x in (samba.status().get("sessions") or {}).items()
+               if str(x.get("uid")) == str(area.uid) or x.get("username") == samba.user}
+        assert len(ids) == 1  # the session's connection went back to the pool, idle
+        seen |= ids
+    # one SMB session served all three SSH sessions: no new logon per SSH session
+    assert len(seen) == 1

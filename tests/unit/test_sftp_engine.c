@@ -710,6 +710,65 @@ static void test_read_only(void **state)
 	rig_stop(&r);
 }
 
+/* FSTAT then CLOSE pipelined on a directory handle: the CLOSE waits behind the FSTAT and
+ * frees the handle when it starts (a fuzzer find: the queue must not touch it after). */
+static void feed(struct rig *r, struct wbuf *b)
+{
+	uint8_t len[4] = {(uint8_t)(b->len >> 24), (uint8_t)(b->len >> 16), (uint8_t)(b->len >> 8),
+			  (uint8_t)b->len};
+	assert_int_equal(sftp_engine_input(r->e, len, 4), 4);
+	assert_int_equal(sftp_engine_input(r->e, b->p, b->len), b->len);
+	wbuf_free(b);
+}
+
+static void test_close_queued_behind_fstat(void **state)
+{
+	(void)state;
+	struct rig r;
+	uint8_t h[256];
+	uint32_t hl;
+	rig_start(&r, NULL, 0, 0);
+	rig_init(&r);
+	struct wbuf b = pkt(SSH_FXP_OPENDIR, 1);
+	put_str(&b, "/");
+	rig_send(&r, &b);
+	expect_handle(&r, 1, h, &hl);
+	b = pkt(SSH_FXP_FSTAT, 2);
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	feed(&r, &b);
+	b = pkt(SSH_FXP_CLOSE, 3);
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	feed(&r, &b);
+	b = pkt(SSH_FXP_REALPATH, 4);
+	put_str(&b, ".");
+	assert_int_equal(rig_send(&r, &b), 0);
+	/* replies come in completion order: the REALPATH overtakes the two */
+	uint8_t types[5] = {0};
+	struct reply rep;
+	for (int i = 0; i < 3; i++) {
+		assert_true(rig_reply(&r, &rep));
+		assert_true(rep.id >= 2 && rep.id <= 4);
+		types[rep.id] = rep.type;
+		if (rep.id == 3) {
+			uint32_t code;
+			assert_int_equal(cursor_get_be32(&rep.c, &code), 0);
+			assert_int_equal(code, SSH_FX_OK);
+		}
+	}
+	assert_int_equal(types[2], SSH_FXP_ATTRS);
+	assert_int_equal(types[3], SSH_FXP_STATUS);
+	assert_int_equal(types[4], SSH_FXP_NAME);
+	/* the handle is gone */
+	b = pkt(SSH_FXP_READDIR, 5);
+	wbuf_put_be32(&b, hl);
+	wbuf_put_bytes(&b, h, hl);
+	rig_send(&r, &b);
+	expect_status(&r, 5, SSH_FX_FAILURE);
+	rig_stop(&r);
+}
+
 /* ---- out of order: a backend that holds reads and completes them newest first ---- */
 
 struct held {
@@ -808,6 +867,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed_and_unknown),
 	    cmocka_unit_test(test_read_only),
 	    cmocka_unit_test(test_out_of_order_replies),
+	    cmocka_unit_test(test_close_queued_behind_fstat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
