@@ -197,6 +197,24 @@ static const char *closed_msg(struct smb_client *c)
 	return m;
 }
 
+/* Fails the connection when a request has waited past the timeout. Scans at most once a
+ * second; called by smb_client_service() and by smb_wait() after an idle poll. */
+static int check_expiry(struct smb_client *c)
+{
+	int64_t now = smb_now_ms();
+	if (now - c->last_expiry_check < 1000)
+		return 0;
+	c->last_expiry_check = now;
+	if (c->timeout_ms && c->ops && c->ops->expired && c->ops->expired(c, now)) {
+		smb_conn_fail(c, SMBG_ETIMEDOUT, NULL);
+		smb_failf(c, SMBG_ETIMEDOUT,
+			  "the server did not answer within %d s (connection dropped)",
+			  c->timeout_ms / 1000);
+		return c->dead;
+	}
+	return 0;
+}
+
 int smb_client_service(struct smb_client *c, short revents)
 {
 	if (c->dead)
@@ -228,7 +246,6 @@ int smb_client_service(struct smb_client *c, short revents)
 
 int smb_wait(struct smb_client *c, const int *done)
 {
-	int64_t last_check = smb_now_ms();
 	while (!*done) {
 		if (c->dead)
 			return c->dead;
@@ -252,19 +269,8 @@ int smb_wait(struct smb_client *c, const int *done)
 			int rc = smb_client_service(c, p.revents);
 			if (rc < 0)
 				return rc;
-		}
-		int64_t now = smb_now_ms();
-		if (now - last_check >= 1000) {
-			last_check = now;
-			if (c->timeout_ms && c->ops->expired && c->ops->expired(c, now)) {
-				smb_conn_fail(c, SMBG_ETIMEDOUT, NULL);
-				smb_failf(c, SMBG_ETIMEDOUT,
-					  "the server did not answer within %d s (connection "
-					  "dropped)",
-					  c->timeout_ms / 1000);
-				return c->dead;
-			}
-		}
+		} else if (check_expiry(c) < 0)
+			return c->dead;
 	}
 	return 0;
 }

@@ -40,6 +40,7 @@ struct smb_client {
 	struct smb2_state *s2;
 	void *s1;
 	int in_callback;
+	int64_t last_expiry_check; /* monotonic ms of the last deadline scan */
 };
 
 /* Formats "op path: STATUS_NAME (description)" into c->errmsg and returns err. status may be 0
