@@ -11,48 +11,10 @@
 
 #include <cmocka.h>
 
+#include "hex.h"
+
 #include "auth/spnego.h"
 #include "smbgate/err.h"
-
-/* Decodes a hex string (whitespace allowed) into a malloc'd buffer. */
-static uint8_t *unhex(const char *s, size_t *len)
-{
-	uint8_t *out = malloc(strlen(s) / 2 + 1);
-	size_t n = 0;
-	int hi = -1;
-
-	assert_non_null(out);
-	for (; *s; s++) {
-		int v;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			v = *s - 'A' + 10;
-		else
-			continue;
-		if (hi < 0) {
-			hi = v;
-		} else {
-			out[n++] = (uint8_t)(hi << 4 | v);
-			hi = -1;
-		}
-	}
-	assert_int_equal(hi, -1);
-	*len = n;
-	return out;
-}
-
-static __attribute__((unused)) void assert_hex(const uint8_t *got, size_t got_len,
-					       const char *want_hex)
-{
-	size_t n;
-	uint8_t *want = unhex(want_hex, &n);
-	assert_int_equal(got_len, n);
-	assert_memory_equal(got, want, n);
-	free(want);
-}
 
 static const char win_init[] = /* first SESSION_SETUP: NegTokenInit with NTLMSSP NEGOTIATE */
     "604806062b0601050502a03e303ca00e300c060a2b06010401823702020aa22a04284e544c4d5353"
