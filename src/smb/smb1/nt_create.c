@@ -3,43 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smb/ntcreate.h"
 #include "smb/smb1/smb1.h"
 
 #define FILE_SHARE_ALL		0x7 /* read, write, delete */
-#define FILE_OPEN		1
-#define FILE_CREATE		2
-#define FILE_OPEN_IF		3
-#define FILE_OVERWRITE		4
-#define FILE_OVERWRITE_IF	5
 #define FILE_DIRECTORY_FILE	0x00000001
 #define FILE_NON_DIRECTORY_FILE 0x00000040
 #define FILE_DELETE_ON_CLOSE	0x00001000
 #define SECURITY_IMPERSONATION	2
-
-static uint32_t desired_access(int flags)
-{
-	uint32_t a = SMB1_FILE_READ_ATTRIBUTES | SMB1_SYNCHRONIZE;
-	if (flags & SMB_O_READ)
-		a |= SMB1_FILE_READ_DATA | SMB1_FILE_READ_EA | SMB1_READ_CONTROL;
-	if (flags & SMB_O_WRITE)
-		a |= SMB1_FILE_WRITE_DATA | SMB1_FILE_APPEND_DATA | SMB1_FILE_WRITE_EA |
-		     SMB1_FILE_WRITE_ATTRIBUTES;
-	if (flags & SMB_O_DELETE)
-		a |= SMB1_DELETE_ACCESS;
-	if (flags & SMB_O_ATTR)
-		a |= SMB1_FILE_WRITE_ATTRIBUTES;
-	return a;
-}
-
-static uint32_t disposition(int flags)
-{
-	if (flags & SMB_O_CREATE) {
-		if (flags & SMB_O_EXCL)
-			return FILE_CREATE;
-		return (flags & SMB_O_TRUNC) ? FILE_OVERWRITE_IF : FILE_OPEN_IF;
-	}
-	return (flags & SMB_O_TRUNC) ? FILE_OVERWRITE : FILE_OPEN;
-}
 
 int smb1_create_parse(const struct smb1_msg *m, uint16_t *fid, struct smb_stat *st)
 {
@@ -124,12 +95,12 @@ int smb1_nt_create(struct smb_client *c, struct smb_file *f, int flags, int opti
 	wbuf_put_le16(b, 0); /* NameLength, patched */
 	wbuf_put_le32(b, 0); /* Flags: no oplock */
 	wbuf_put_le32(b, 0); /* RootDirectoryFID */
-	wbuf_put_le32(b, desired_access(flags));
+	wbuf_put_le32(b, smb_nt_desired_access(flags));
 	wbuf_put_le64(b, 0); /* AllocationSize */
 	wbuf_put_le32(b, (flags & SMB_O_DIR) ? SMB1_FILE_ATTRIBUTE_DIRECTORY
 					     : SMB1_FILE_ATTRIBUTE_NORMAL);
 	wbuf_put_le32(b, FILE_SHARE_ALL);
-	wbuf_put_le32(b, disposition(flags));
+	wbuf_put_le32(b, smb_nt_disposition(flags));
 	wbuf_put_le32(b, create_opts);
 	wbuf_put_le32(b, SECURITY_IMPERSONATION);
 	wbuf_put_u8(b, 0); /* SecurityFlags */

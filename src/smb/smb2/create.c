@@ -3,31 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smb/ntcreate.h"
 #include "smb/smb2/smb2.h"
-
-static uint32_t desired_access(int flags)
-{
-	uint32_t a = FILE_READ_ATTRIBUTES | SYNCHRONIZE;
-	if (flags & SMB_O_READ)
-		a |= FILE_READ_DATA | FILE_READ_EA | READ_CONTROL;
-	if (flags & SMB_O_WRITE)
-		a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES;
-	if (flags & SMB_O_DELETE)
-		a |= DELETE_ACCESS;
-	if (flags & SMB_O_ATTR)
-		a |= FILE_WRITE_ATTRIBUTES;
-	return a;
-}
-
-static uint32_t disposition(int flags)
-{
-	if (flags & SMB_O_CREATE) {
-		if (flags & SMB_O_EXCL)
-			return FILE_CREATE;
-		return (flags & SMB_O_TRUNC) ? FILE_OVERWRITE_IF : FILE_OPEN_IF;
-	}
-	return (flags & SMB_O_TRUNC) ? FILE_OVERWRITE : FILE_OPEN;
-}
 
 int smb2_create_parse(const struct smb2_msg *m, uint8_t fid[16], struct smb_stat *st)
 {
@@ -110,10 +87,10 @@ int smb2_open(struct smb_client *c, const char *path, int flags, int options, st
 	wbuf_put_le32(b, SMB2_IMPERSONATION_IMPERSONATION);
 	wbuf_put_le64(b, 0);
 	wbuf_put_le64(b, 0);
-	wbuf_put_le32(b, desired_access(flags));
+	wbuf_put_le32(b, smb_nt_desired_access(flags));
 	wbuf_put_le32(b, (flags & SMB_O_DIR) ? FILE_ATTRIBUTE_DIRECTORY : FILE_ATTRIBUTE_NORMAL);
 	wbuf_put_le32(b, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE);
-	wbuf_put_le32(b, disposition(flags));
+	wbuf_put_le32(b, smb_nt_disposition(flags));
 	wbuf_put_le32(b, create_opts);
 	wbuf_put_le16(b, SMB2_HDR_SIZE + 56); /* NameOffset */
 	size_t len_at = b->len;

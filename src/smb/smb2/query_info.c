@@ -2,36 +2,21 @@
  * and internal parts, MS-FSCC 2.4.2) and FileFsFullSizeInformation (MS-FSCC 2.5.4). */
 #include <string.h>
 
+#include "smb/fscc.h"
 #include "smb/smb2/smb2.h"
 
 #define ALLINFO_OUTPUT 4096
 
 int smb2_allinfo_parse(const uint8_t *p, size_t len, struct smb_stat *st)
 {
+	/* FileAllInformation (MS-FSCC 2.4.2): basic, standard (2 reserved bytes), internal. */
 	struct cursor c;
-	uint64_t bt, at, wt, ct, alloc, eof, index;
-	uint32_t attrs, reserved, links;
-	uint8_t del, dir;
-	uint16_t res2;
+	uint16_t reserved;
+	uint64_t index;
 	cursor_init(&c, p, len);
-	if (cursor_get_le64(&c, &bt) != 0 || cursor_get_le64(&c, &at) != 0 ||
-	    cursor_get_le64(&c, &wt) != 0 || cursor_get_le64(&c, &ct) != 0 ||
-	    cursor_get_le32(&c, &attrs) != 0 || cursor_get_le32(&c, &reserved) != 0 ||
-	    cursor_get_le64(&c, &alloc) != 0 || cursor_get_le64(&c, &eof) != 0 ||
-	    cursor_get_le32(&c, &links) != 0 || cursor_get_u8(&c, &del) != 0 ||
-	    cursor_get_u8(&c, &dir) != 0 || cursor_get_le16(&c, &res2) != 0 ||
+	if (smb_fscc_basic_standard_parse(&c, st) != 0 || cursor_get_le16(&c, &reserved) != 0 ||
 	    cursor_get_le64(&c, &index) != 0)
 		return SMBG_EPROTO;
-	memset(st, 0, sizeof(*st));
-	smb_filetime_to_timespec(bt, &st->btime);
-	smb_filetime_to_timespec(at, &st->atime);
-	smb_filetime_to_timespec(wt, &st->mtime);
-	smb_filetime_to_timespec(ct, &st->ctime);
-	st->attributes = attrs;
-	st->alloc_size = alloc;
-	st->size = eof;
-	st->nlink = links;
-	st->is_dir = dir != 0 || (attrs & FILE_ATTRIBUTE_DIRECTORY);
 	st->file_id = index;
 	return 0;
 }
