@@ -15,6 +15,10 @@ one locally, and measures, each --runs times (median):
   connect  connect+login+tree connect+logoff: smbgate ls of an empty folder, smbclient -c exit,
         rclone lsf of the empty folder
   rss   peak RSS of every client in every test (/usr/bin/time -v)
+Tools take turns run by run. Before every get and put run the bench touches and frees as much
+memory as the transfer fills (--no-warm turns that off): this VM hands freed memory back to its
+host within seconds, and taking it back makes fresh tmpfs pages cost 0.4 s to 3 s per GiB at
+random, which swamped the differences between the tools.
 Every transfer is checked (size each run, SHA-256 on the first) so a broken tool cannot post a
 fast figure. A tool that fails prints FAILED and the run goes on. MB/s is 10^6 bytes per second;
 "smbgate vs" > 1 means smbgate is faster than that peer. Results also go to
@@ -25,6 +29,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import mmap
 import os
 import platform
 import shutil
@@ -113,32 +118,62 @@ class Bench:
             return secs, rss, f"exit {r.returncode}: " + " | ".join(err[-3:])
         return secs, rss, None
 
-    def measure(self, test, tool, cmd, runs, before=None, check=None, stdout_path=None,
-                env=None, nbytes=None):
-        times, rss_all, error = [], [], None
-        if shutil.which(cmd[0]) is None and not os.access(cmd[0], os.X_OK):
-            error = f"{cmd[0]} not installed"
-        for i in range(runs if error is None else 0):
-            if before:
-                before()
-            secs, rss, error = self.run_once(cmd, stdout_path, env)
-            if error is None and check:
-                error = check(first=(i == 0))
-            if error:
-                break
-            times.append(secs)
-            if rss:
-                rss_all.append(rss)
-        res = {"test": test, "tool": tool, "cmd": " ".join(cmd), "times_s": times,
-               "median_s": statistics.median(times) if times and not error else None,
-               "rss_kib": max(rss_all) if rss_all else None, "error": error}
-        if res["median_s"] and nbytes:
-            res["mb_s"] = nbytes / res["median_s"] / 1e6
-        self.results.append(res)
-        shown = "FAILED: " + error if error else (
-            f"{res['mb_s']:.0f} MB/s" if nbytes else f"{res['median_s']:.3f} s")
-        print(f"  {test:8} {tool:9} {shown}", flush=True)
-        return res
+    def warm(self):
+        """Touches and frees as much anonymous memory as a transfer fills. This VM returns
+        freed pages to its host a few seconds after they are freed, and taking them back costs
+        up to 3 s per GiB (dd into a fresh tmpfs file: 0.4 s to 3 s); done right before every
+        transfer run, every tool gets pages the guest already holds, and the noise goes."""
+        n = self.size + (256 << 20)
+        m = mmap.mmap(-1, n)
+        for off in range(0, n, 4096):
+            m[off] = 1
+        m.close()
+
+    def measure(self, test, specs, runs, warm=False):
+        """Runs each spec (a dict: tool, cmd, and optionally before, check, stdout_path, env,
+        nbytes) `runs` times, the tools taking turns round by round (the first tool of each
+        round rotates) so that a slow spell of the machine hits them all alike."""
+        state = []
+        for sp in specs:
+            cmd = sp["cmd"]
+            error = None
+            if shutil.which(cmd[0]) is None and not os.access(cmd[0], os.X_OK):
+                error = f"{cmd[0]} not installed"
+            state.append({"sp": sp, "times": [], "rss": [], "error": error})
+        for i in range(runs):
+            k = len(state)
+            for j in range(k):
+                st = state[(i + j) % k]
+                if st["error"]:
+                    continue
+                sp = st["sp"]
+                if sp.get("before"):
+                    sp["before"]()
+                if warm:
+                    self.warm()
+                secs, rss, error = self.run_once(sp["cmd"], sp.get("stdout_path"),
+                                                 sp.get("env"))
+                if error is None and sp.get("check"):
+                    error = sp["check"](first=(len(st["times"]) == 0))
+                if error:
+                    st["error"] = error
+                    continue
+                st["times"].append(secs)
+                if rss:
+                    st["rss"].append(rss)
+        for st in state:
+            sp, times, error = st["sp"], st["times"], st["error"]
+            nbytes = sp.get("nbytes")
+            res = {"test": test, "tool": sp["tool"], "cmd": " ".join(sp["cmd"]),
+                   "times_s": times,
+                   "median_s": statistics.median(times) if times and not error else None,
+                   "rss_kib": max(st["rss"]) if st["rss"] else None, "error": error}
+            if res["median_s"] and nbytes:
+                res["mb_s"] = nbytes / res["median_s"] / 1e6
+            self.results.append(res)
+            shown = "FAILED: " + error if error else (
+                f"{res['mb_s']:.0f} MB/s" if nbytes else f"{res['median_s']:.3f} s")
+            print(f"  {test:8} {sp['tool']:9} {shown}", flush=True)
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -215,55 +250,60 @@ class Bench:
         sg = self.smbgate
         want = a.only.split(",") if a.only else ["get", "cat", "put", "ls", "connect"]
 
+        def spec(tool, cmd, before=None, check=None, stdout_path=None, env=None,
+                 nbytes=None):
+            return {"tool": tool, "cmd": cmd, "before": before, "check": check,
+                    "stdout_path": stdout_path, "env": env, "nbytes": nbytes}
+
+        smbget = ["smbget", "-q", "-O", "--blocksize", "1048576", "-U",
+                  f"{s.user}%{s.password}", f"smb://{s.host}:{s.port}/plain/{BIG}"]
         if "get" in want:
-            chk = self.file_check(out, src_digest)
-            self.measure("get", "smbgate", [sg, "get", s.url("plain", BIG), out], runs,
-                         self.rm(out), chk, nbytes=self.size)
-            self.measure("get", "smbclient", smbc + [f"//{s.host}/plain", "-c",
-                         f"get {BIG} {out}"], runs, self.rm(out), chk, nbytes=self.size)
-            self.measure("get", "smbget", ["smbget", "-q", "-O", "--blocksize", "1048576",
-                         "-U", f"{s.user}%{s.password}",
-                         f"smb://{s.host}:{s.port}/plain/{BIG}"], runs, self.rm(out), chk,
-                         stdout_path=out, nbytes=self.size)
-            self.measure("get", "rclone", ["rclone", "copyto", f"s:plain/{BIG}", out], runs,
-                         self.rm(out), chk, env=renv, nbytes=self.size)
+            chk, rm, n = self.file_check(out, src_digest), self.rm(out), self.size
+            self.measure("get", [
+                spec("smbgate", [sg, "get", s.url("plain", BIG), out], rm, chk, nbytes=n),
+                spec("smbclient", smbc + [f"//{s.host}/plain", "-c", f"get {BIG} {out}"], rm,
+                     chk, nbytes=n),
+                spec("smbget", smbget, rm, chk, stdout_path=out, nbytes=n),
+                spec("rclone", ["rclone", "copyto", f"s:plain/{BIG}", out], rm, chk, env=renv,
+                     nbytes=n),
+            ], runs, warm=not a.no_warm)
             self.rm(out)()
         if "cat" in want:
-            null = "/dev/null"
-            self.measure("cat", "smbgate", [sg, "cat", s.url("plain", BIG)], runs,
-                         stdout_path=null, nbytes=self.size)
-            self.measure("cat", "smbclient", smbc + [f"//{s.host}/plain", "-c",
-                         f"get {BIG} {null}"], runs, nbytes=self.size)
-            self.measure("cat", "smbget", ["smbget", "-q", "-O", "--blocksize", "1048576",
-                         "-U", f"{s.user}%{s.password}",
-                         f"smb://{s.host}:{s.port}/plain/{BIG}"], runs, stdout_path=null,
-                         nbytes=self.size)
-            self.measure("cat", "rclone", ["rclone", "cat", f"s:plain/{BIG}"], runs,
-                         stdout_path=null, env=renv, nbytes=self.size)
+            null, n = "/dev/null", self.size
+            self.measure("cat", [
+                spec("smbgate", [sg, "cat", s.url("plain", BIG)], stdout_path=null, nbytes=n),
+                spec("smbclient", smbc + [f"//{s.host}/plain", "-c", f"get {BIG} {null}"],
+                     nbytes=n),
+                spec("smbget", smbget, stdout_path=null, nbytes=n),
+                spec("rclone", ["rclone", "cat", f"s:plain/{BIG}"], stdout_path=null, env=renv,
+                     nbytes=n),
+            ], runs)
         if "put" in want:
-            chk = self.file_check(up_remote, local_digest)
-            self.measure("put", "smbgate", [sg, "put", local_src, s.url("plain", up_name)],
-                         runs, self.rm(up_remote), chk, nbytes=self.size)
-            self.measure("put", "smbclient", smbc + [f"//{s.host}/plain", "-c",
-                         f"put {local_src} {up_name}"], runs, self.rm(up_remote), chk,
-                         nbytes=self.size)
-            self.measure("put", "rclone", ["rclone", "copyto", local_src, f"s:plain/{up_name}"],
-                         runs, self.rm(up_remote), chk, env=renv, nbytes=self.size)
+            chk, rm, n = self.file_check(up_remote, local_digest), self.rm(up_remote), self.size
+            self.measure("put", [
+                spec("smbgate", [sg, "put", local_src, s.url("plain", up_name)], rm, chk,
+                     nbytes=n),
+                spec("smbclient", smbc + [f"//{s.host}/plain", "-c",
+                                          f"put {local_src} {up_name}"], rm, chk, nbytes=n),
+                spec("rclone", ["rclone", "copyto", local_src, f"s:plain/{up_name}"], rm, chk,
+                     env=renv, nbytes=n),
+            ], runs, warm=not a.no_warm)
             self.rm(up_remote)()
         if "ls" in want:
             chk = self.ls_check(listing)
-            self.measure("ls", "smbgate", [sg, "ls", s.url("big")], qruns, None, chk,
-                         stdout_path=listing)
-            self.measure("ls", "smbclient", smbc + [f"//{s.host}/big", "-c", "ls"], qruns,
-                         None, chk, stdout_path=listing)
-            self.measure("ls", "rclone", ["rclone", "lsf", "s:big"], qruns, None, chk,
-                         stdout_path=listing, env=renv)
+            self.measure("ls", [
+                spec("smbgate", [sg, "ls", s.url("big")], check=chk, stdout_path=listing),
+                spec("smbclient", smbc + [f"//{s.host}/big", "-c", "ls"], check=chk,
+                     stdout_path=listing),
+                spec("rclone", ["rclone", "lsf", "s:big"], check=chk, stdout_path=listing,
+                     env=renv),
+            ], qruns)
         if "connect" in want:
-            self.measure("connect", "smbgate", [sg, "ls", s.url("plain", "empty")], qruns)
-            self.measure("connect", "smbclient", smbc + [f"//{s.host}/plain", "-c", "exit"],
-                         qruns)
-            self.measure("connect", "rclone", ["rclone", "lsf", "s:plain/empty"], qruns,
-                         env=renv)
+            self.measure("connect", [
+                spec("smbgate", [sg, "ls", s.url("plain", "empty")]),
+                spec("smbclient", smbc + [f"//{s.host}/plain", "-c", "exit"]),
+                spec("rclone", ["rclone", "lsf", "s:plain/empty"], env=renv),
+            ], qruns)
 
     # -- output --------------------------------------------------------------------------------
 
@@ -345,6 +385,8 @@ def main():
     ap.add_argument("--smbgate", default=str(REPO / "build" / "smbgate"))
     ap.add_argument("--tmp-root", default="/dev/shm")
     ap.add_argument("--only", help="comma list of get,cat,put,ls,connect")
+    ap.add_argument("--no-warm", action="store_true",
+                    help="do not touch fresh memory before each get/put run (see Bench.warm)")
     ap.add_argument("--json", help="output path (default bench/results-<date>.json)")
     a = ap.parse_args()
     if os.geteuid() != 0:
