@@ -7,20 +7,18 @@ one-line message. Run: SMBGATE_BIN=build/smbgate /usr/bin/python3 -m pytest test
 
 import hashlib
 import os
-import pwd
 import re
 import signal
-import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from samba import BIG_FILES, BIG_SPARSE, BIG_SPARSE_SIZE
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_NOTFOUND, EXIT_DENIED, EXIT_PROTO = range(8)
+from smb_helpers import (EXIT_AUTH, EXIT_CONNECT, EXIT_DENIED, EXIT_ERROR, EXIT_NOTFOUND,
+                         EXIT_PROTO, EXIT_USAGE, TcpServer, free_port, node_slug, own,
+                         put_and_read_back, scratch_dir)
 
 COMMANDS = ["ls", "get", "put", "cat", "rm", "mkdir", "rmdir", "mv", "stat", "df", "test"]
 UNICODE_NAME = "ünïcødé 日本語 🎉.txt"
@@ -36,8 +34,6 @@ class Area:
         self.samba = samba
         self.rel = name
         self.path = Path(samba.share_path("plain")) / name
-        pw = pwd.getpwnam(samba.user)
-        self.uid, self.gid = pw.pw_uid, pw.pw_gid
 
     def url(self, sub="", **kw):
         return self.samba.url("plain", f"{self.rel}/{sub}" if sub else self.rel, **kw)
@@ -51,7 +47,7 @@ class Area:
             p = p / part
             if not p.exists():
                 p.mkdir()
-                os.chown(p, self.uid, self.gid)
+                own(self.samba, p)
         return p
 
     def write(self, sub, data):
@@ -61,21 +57,15 @@ class Area:
             self.mkdir(os.path.dirname(sub))
         p = self.path / sub
         p.write_bytes(data)
-        os.chown(p, self.uid, self.gid)
+        own(self.samba, p)
         return p
 
 
 @pytest.fixture
 def area(samba, request):
-    import shutil
-
-    name = "t-" + re.sub(r"\W", "_", request.node.name)[:60]
-    a = Area(samba, name)
-    shutil.rmtree(a.path, ignore_errors=True)
-    a.path.mkdir()
-    os.chown(a.path, a.uid, a.gid)
-    yield a
-    shutil.rmtree(a.path, ignore_errors=True)
+    name = node_slug(request, "t-")
+    with scratch_dir(samba, "plain", name):
+        yield Area(samba, name)
 
 
 def one_line(r):
@@ -101,14 +91,6 @@ def tree_files(root):
     return files, dirs
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -119,46 +101,39 @@ def sha256_file(path):
             h.update(b)
 
 
-class FakeServer:
+class FakeServer(TcpServer):
     """A TCP listener on 127.0.0.1 that does one thing to every connection: "close" at once,
     "silent" (accept and never answer), or "garbage" (send bytes that are not SMB)."""
 
     def __init__(self, mode):
-        self.mode = mode
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.stop = False
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
+        self.mode, self.conns = mode, []
+        super().__init__()
 
-    def _run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
+    def handle(self, conn):
+        if self.mode == "close":
+            conn.close()
+            return
+        if self.mode == "garbage":
             try:
-                c, _ = self.sock.accept()
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + b"\xff" * 200)
             except OSError:
-                continue
-            if self.mode == "close":
-                c.close()
-            elif self.mode == "garbage":
-                try:
-                    c.recv(4096)
-                    c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + b"\xff" * 200)
-                except OSError:
-                    pass
-                self.conns.append(c)
-            else:
-                self.conns.append(c)
+                pass
+        self.conns.append(conn)
 
     def close(self):
-        self.stop = True
-        self.t.join()
+        super().close()
         for c in self.conns:
             c.close()
-        self.sock.close()
+
+
+def ls_fake_server(run_smbgate, mode, *opts):
+    """`smbgate ls [opts] smb://127.0.0.1:PORT/plain` against a FakeServer(mode), closed once
+    the run ends: (result, port, seconds taken)."""
+    with FakeServer(mode) as srv:
+        t0 = time.monotonic()
+        r = run_smbgate("ls", *opts, f"smb://127.0.0.1:{srv.port}/plain", timeout=60)
+        return r, srv.port, time.monotonic() - t0
 
 
 # ---- help, version, usage -----------------------------------------------------------------
@@ -659,21 +634,20 @@ def test_test_refused(run_smbgate):
 # ---- bad input -------------------------------------------------------------------------
 
 
-def test_wrong_password(samba, run_smbgate):
-    url = samba.url("plain", creds=None, auth_username=samba.user, auth_password="Wrong-Pass-1")
+@pytest.mark.parametrize("user,password", [
+    (None, "Wrong-Pass-1"),
+    ("nosuchuser", "Unknown-Pass-2"),
+], ids=["wrong_password", "unknown_user"])
+def test_logon_failure(samba, run_smbgate, user, password):
+    """A wrong password for the share's user (user None), and a user the server does not know:
+    the same message, naming the user and never the password."""
+    user = user or samba.user
+    url = samba.url("plain", creds=None, auth_username=user, auth_password=password)
     r = run_smbgate("ls", url)
     assert r.returncode == EXIT_AUTH
-    assert one_line(r) == (f"smbgate ls: log in as {samba.user} to smb://127.0.0.1:{samba.port}"
+    assert one_line(r) == (f"smbgate ls: log in as {user} to smb://127.0.0.1:{samba.port}"
                            "/plain: STATUS_LOGON_FAILURE (wrong user name or password)")
-    assert "Wrong-Pass-1" not in r.stdout + r.stderr
-
-
-def test_unknown_user(samba, run_smbgate):
-    url = samba.url("plain", creds=None, auth_username="nosuchuser", auth_password="x")
-    r = run_smbgate("ls", url)
-    assert r.returncode == EXIT_AUTH
-    assert one_line(r) == (f"smbgate ls: log in as nosuchuser to smb://127.0.0.1:{samba.port}"
-                           "/plain: STATUS_LOGON_FAILURE (wrong user name or password)")
+    assert password not in r.stdout + r.stderr
 
 
 def test_unknown_share(samba, run_smbgate):
@@ -721,38 +695,24 @@ def test_unresolvable_host(run_smbgate):
 
 
 def test_wrong_port_closes(run_smbgate):
-    srv = FakeServer("close")
-    try:
-        r = run_smbgate("ls", f"smb://127.0.0.1:{srv.port}/plain", timeout=60)
-    finally:
-        srv.close()
+    r, port, _ = ls_fake_server(run_smbgate, "close")
     assert r.returncode == EXIT_CONNECT
-    assert one_line(r) == (f"smbgate ls: negotiate with 127.0.0.1:{srv.port}: "
+    assert one_line(r) == (f"smbgate ls: negotiate with 127.0.0.1:{port}: "
                            "connection closed by the server")
 
 
 def test_wrong_port_garbage(run_smbgate):
-    srv = FakeServer("garbage")
-    try:
-        r = run_smbgate("ls", f"smb://127.0.0.1:{srv.port}/plain", timeout=60)
-    finally:
-        srv.close()
+    r, port, _ = ls_fake_server(run_smbgate, "garbage")
     assert r.returncode in (EXIT_PROTO, EXIT_CONNECT)
     line = one_line(r)
-    assert line.startswith(f"smbgate ls: negotiate with 127.0.0.1:{srv.port}: ")
+    assert line.startswith(f"smbgate ls: negotiate with 127.0.0.1:{port}: ")
     assert "protocol error" in line or "closed" in line
 
 
 def test_wrong_port_silent_times_out(run_smbgate):
-    srv = FakeServer("silent")
-    try:
-        t0 = time.monotonic()
-        r = run_smbgate("ls", "--timeout", "2", f"smb://127.0.0.1:{srv.port}/plain", timeout=60)
-        took = time.monotonic() - t0
-    finally:
-        srv.close()
+    r, port, took = ls_fake_server(run_smbgate, "silent", "--timeout", "2")
     assert r.returncode == EXIT_CONNECT
-    assert one_line(r) == f"smbgate ls: negotiate with 127.0.0.1:{srv.port}: timed out"
+    assert one_line(r) == f"smbgate ls: negotiate with 127.0.0.1:{port}: timed out"
     assert took < 20
 
 
@@ -990,15 +950,11 @@ def test_password_never_printed(samba, run_smbgate, area, tmp_path):
 
 @pytest.mark.parametrize("proto", ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"])
 def test_dialects_get_put(samba, run_smbgate, area, tmp_path, proto):
-    data = os.urandom(1 << 20)
-    src = tmp_path / "d.bin"
-    src.write_bytes(data)
-    r = run_smbgate("put", src, area.url("d.bin", max_protocol=proto))
-    assert r.returncode == 0, r.stderr
+    data, put, cat = put_and_read_back(run_smbgate, area.url("d.bin", max_protocol=proto),
+                                       tmp_path, 1 << 20, read="cat", opts=("-v",))
     assert (area.path / "d.bin").read_bytes() == data
-    r = run_smbgate("-v", "cat", area.url("d.bin", max_protocol=proto), text=False)
-    assert r.returncode == 0 and r.stdout == data
-    assert f"SMB {proto}".encode() in r.stderr
+    assert f"SMB {proto}" in put.stderr
+    assert f"SMB {proto}".encode() in cat.stderr
 
 
 def test_encrypted_share(samba, run_smbgate, tmp_path):

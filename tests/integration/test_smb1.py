@@ -11,9 +11,7 @@ scripted UDP responder, and to nmbd in a network namespace when the machine allo
 Run: SMBGATE_BIN=build/smbgate /usr/bin/python3 -m pytest -q tests/integration/test_smb1.py
 """
 
-import hashlib
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -26,8 +24,10 @@ from pathlib import Path
 import pytest
 
 from samba import BIG_FILES, BIG_SPARSE, BIG_SPARSE_SIZE, SambaServer
+from smb_helpers import (EXIT_AUTH, EXIT_CONNECT, EXIT_ERROR, EXIT_NOTFOUND, EXIT_PROTO,
+                         EXIT_USAGE, FrameProxy, NbssResponder, ScriptedServer, held_session,
+                         nb_decode, node_slug, own, put_and_read_back, scratch_dir)
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_NOTFOUND, EXIT_DENIED, EXIT_PROTO = range(8)
 GiB = 1024 ** 3
 
 
@@ -62,21 +62,12 @@ def nt1_rawv2():
         yield s
 
 
-def own(samba, path):
-    pw = pwd.getpwnam(samba.user)
-    os.chown(path, pw.pw_uid, pw.pw_gid)
-
-
 @pytest.fixture
 def area(samba_nt1, request):
-    """A fresh directory in samba_nt1's plain share (owned by the share user)."""
-    name = "s1-" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:60]
-    p = Path(samba_nt1.share_path("plain")) / name
-    shutil.rmtree(p, ignore_errors=True)
-    p.mkdir()
-    own(samba_nt1, p)
-    yield name, p
-    shutil.rmtree(p, ignore_errors=True)
+    """A fresh directory in samba_nt1's plain share (owned by the share user): (name, path)."""
+    name = node_slug(request, "s1-")
+    with scratch_dir(samba_nt1, "plain", name) as p:
+        yield name, p
 
 
 def nt1_url(server, share, path="", transport="direct", **opts):
@@ -88,34 +79,10 @@ def nt1_url(server, share, path="", transport="direct", **opts):
     return u
 
 
-def held_session(smbgate_bin, url):
-    """`smbgate put - URL` keeps its session open until its stdin closes (for smbstatus)."""
-    p = subprocess.Popen([smbgate_bin, "put", "-", url], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    p.stdin.write(b"x" * 1000)
-    p.stdin.flush()
-    return p
-
-
-def session_seen(server, want, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for s in server.status().get("sessions", {}).values():
-            if s.get("session_dialect") == want:
-                return s
-        time.sleep(0.2)
-    raise AssertionError(f"no {want} session in smbstatus: {server.status()}")
-
-
-def finish(p):
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 0, err.decode()
-
-
 # ---- a proxy that shows and rewrites SMB1 messages ------------------------------------------
 
 
-class Smb1Proxy:
+class Smb1Proxy(FrameProxy):
     """TCP proxy between smbgate and smbd (direct TCP framing). It records every message and
     can rewrite a field: no_extsec clears FLAGS2_EXTENDED_SECURITY in the client's NEGOTIATE
     (the server then offers a plain challenge), no_status32 clears CAP_STATUS32 in the server's
@@ -126,40 +93,16 @@ class Smb1Proxy:
 
     def __init__(self, port, no_extsec=False, no_status32=False, break_ntlmv2=False,
                  tamper_read=False, no_unicode=False):
-        self.target = port
         self.no_extsec, self.no_status32, self.no_unicode = no_extsec, no_status32, no_unicode
         self.break_ntlmv2, self.tamper_read = break_ntlmv2, tamper_read
         self.seen = []  # (to_server, message)
-        self.ls = socket.socket()
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(8)
-        self.port = self.ls.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
     def url(self, server, share, path="", **opts):
-        return nt1_url(server, share, path, **opts).replace(f":{server.port}/", f":{self.port}/")
+        opts.setdefault("max_protocol", "NT1")
+        return super().url(server, share, path, **opts)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.ls.accept()
-            except OSError:
-                return
-            s = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pump, args=(c, s, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(s, c, False), daemon=True).start()
-
-    @staticmethod
-    def _read(sock, n):
-        b = b""
-        while len(b) < n:
-            d = sock.recv(n - len(b))
-            if not d:
-                return None
-            b += d
-        return b
-
-    def _rewrite(self, m, to_server):
+    def rewrite(self, m, to_server):
         self.seen.append((to_server, bytes(m)))
         if len(m) < 35 or m[:4] != b"\xffSMB":
             return m
@@ -182,33 +125,9 @@ class Smb1Proxy:
                 m[off] ^= 0x01
         return bytes(m)
 
-    def _pump(self, a, b, to_server):
-        try:
-            while True:
-                h = self._read(a, 4)
-                if h is None:
-                    break
-                n = int.from_bytes(h[1:], "big")
-                body = self._read(a, n) if n else b""
-                if body is None:
-                    break
-                if h[0] == 0:
-                    body = self._rewrite(body, to_server)
-                b.sendall(h + body)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
     def messages(self, to_server, cmd=None):
         return [m for t, m in self.seen if t == to_server and m[:4] == b"\xffSMB"
                 and (cmd is None or m[4] == cmd)]
-
-    def close(self):
-        self.ls.close()
 
 
 # ---- negotiation ----------------------------------------------------------------------------
@@ -219,18 +138,16 @@ def test_max_protocol_nt1_gives_smb1(samba_nt1, run_smbgate, smbgate_bin):
     r = run_smbgate("-v", "ls", nt1_url(samba_nt1, "plain"))
     assert r.returncode == 0, r.stderr
     assert "connected: SMB NT1" in r.stderr
-    p = held_session(smbgate_bin, nt1_url(samba_nt1, "plain", "held-nt1.bin"))
-    try:
-        session_seen(samba_nt1, "NT1")
-    finally:
-        finish(p)
+    # held_session fails unless smbstatus shows an NT1 session while it is held
+    with held_session(smbgate_bin, nt1_url(samba_nt1, "plain", "held-nt1.bin"), samba_nt1,
+                      "NT1"):
+        pass
 
 
 def test_multi_protocol_negotiate_upgrades_to_smb2(samba_nt1, run_smbgate):
     """min-protocol=NT1 with SMB2 allowed: one SMB1 NEGOTIATE offering NT LM 0.12, SMB 2.002
     and SMB 2.???; Samba answers 0x02FF and the SMB2 NEGOTIATE follows with MessageId 1."""
-    px = Smb1Proxy(samba_nt1.port)
-    try:
+    with Smb1Proxy(samba_nt1.port) as px:
         r = run_smbgate("-v", "ls", px.url(samba_nt1, "plain", max_protocol="3.1.1",
                                            min_protocol="NT1"))
         assert r.returncode == 0, r.stderr
@@ -244,15 +161,12 @@ def test_multi_protocol_negotiate_upgrades_to_smb2(samba_nt1, run_smbgate):
         assert struct.unpack_from("<Q", smb2[0], 24)[0] == 1  # MessageId 1
         answers = [m for t, m in px.seen if not t and m[:4] == b"\xfeSMB"]
         assert struct.unpack_from("<H", answers[0], 64 + 4)[0] == 0x02FF
-    finally:
-        px.close()
 
 
 def test_multi_protocol_negotiate_202_direct(samba_nt1, run_smbgate):
     """Up to 2.0.2 only: the server picks "SMB 2.002" in its answer to the SMB1 NEGOTIATE and
     no second NEGOTIATE is sent."""
-    px = Smb1Proxy(samba_nt1.port)
-    try:
+    with Smb1Proxy(samba_nt1.port) as px:
         r = run_smbgate("-v", "ls", px.url(samba_nt1, "plain", max_protocol="2.0.2",
                                            min_protocol="NT1"))
         assert r.returncode == 0, r.stderr
@@ -261,8 +175,6 @@ def test_multi_protocol_negotiate_202_direct(samba_nt1, run_smbgate):
         neg2 = [m for t, m in px.seen if t and m[:4] == b"\xfeSMB"
                 and struct.unpack_from("<H", m, 12)[0] == 0]
         assert neg2 == []
-    finally:
-        px.close()
 
 
 def test_smb1_only_server(nt1_only, run_smbgate):
@@ -401,8 +313,7 @@ def test_oem_strings(samba_nt1, run_smbgate, area, tmp_path):
     that is not ASCII cannot be sent and says so."""
     name, local = area
     (tmp_path / "a.txt").write_text("oem")
-    px = Smb1Proxy(samba_nt1.port, no_unicode=True)
-    try:
+    with Smb1Proxy(samba_nt1.port, no_unicode=True) as px:
         r = run_smbgate("put", tmp_path / "a.txt",
                         px.url(samba_nt1, "plain", f"{name}/Plain Name.txt"))
         assert r.returncode == 0, r.stderr
@@ -415,8 +326,6 @@ def test_oem_strings(samba_nt1, run_smbgate, area, tmp_path):
         assert setups and not any(struct.unpack_from("<H", m, 10)[0] & 0x8000 for m in setups)
         r = run_smbgate("put", tmp_path / "a.txt", px.url(samba_nt1, "plain", f"{name}/é.txt"))
         assert r.returncode == EXIT_USAGE, r.stderr
-    finally:
-        px.close()
 
 
 def test_listing_10000_entries(samba_nt1, run_smbgate):
@@ -460,24 +369,14 @@ def test_reads_above_4gib(samba_nt1, run_smbgate, area):
 def test_signing_required_by_server(nt1_signed, run_smbgate, smbgate_bin, tmp_path, transport):
     """`server signing = mandatory`: SMB1 MD5 signing with sequence numbers, data intact, and
     Samba reports the session as signed."""
-    data = os.urandom(3 * 1024 * 1024 + 5)
-    src = tmp_path / "s.bin"
-    src.write_bytes(data)
-    r = run_smbgate("-v", "put", src, nt1_url(nt1_signed, "signed", "s.bin", transport=transport))
-    assert r.returncode == 0, r.stderr
-    assert "signing on" in r.stderr
-    r = run_smbgate("get", nt1_url(nt1_signed, "signed", "s.bin", transport=transport),
-                    tmp_path / "b.bin")
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "b.bin").read_bytes() == data
+    url = nt1_url(nt1_signed, "signed", "s.bin", transport=transport)
+    _, put, _ = put_and_read_back(run_smbgate, url, tmp_path, 3 * 1024 * 1024 + 5, opts=("-v",))
+    assert "signing on" in put.stderr
     r = run_smbgate("ls", nt1_url(nt1_signed, "signed", transport=transport))
     assert r.returncode == 0 and "s.bin" in r.stdout
-    p = held_session(smbgate_bin, nt1_url(nt1_signed, "signed", "held.bin"))
-    try:
-        s = session_seen(nt1_signed, "NT1")
+    with held_session(smbgate_bin, nt1_url(nt1_signed, "signed", "held.bin"), nt1_signed,
+                      "NT1") as s:
         assert s["signing"]["degree"] != "none", s
-    finally:
-        finish(p)
 
 
 def test_signing_required_by_client(samba_nt1, nt1_signed, run_smbgate):
@@ -492,13 +391,10 @@ def test_signing_required_by_client(samba_nt1, nt1_signed, run_smbgate):
 def test_tampered_signed_read_is_rejected(nt1_signed, run_smbgate, tmp_path):
     (Path(nt1_signed.share_path("signed")) / "t.bin").write_bytes(os.urandom(100_000))
     own(nt1_signed, Path(nt1_signed.share_path("signed")) / "t.bin")
-    px = Smb1Proxy(nt1_signed.port, tamper_read=True)
-    try:
+    with Smb1Proxy(nt1_signed.port, tamper_read=True) as px:
         r = run_smbgate("get", px.url(nt1_signed, "signed", "t.bin"), tmp_path / "t.bin")
         assert r.returncode == EXIT_PROTO, r.stderr
         assert "signature" in r.stderr
-    finally:
-        px.close()
 
 
 # ---- authentication ---------------------------------------------------------------------------
@@ -513,23 +409,19 @@ def test_wrong_password_and_share(samba_nt1, run_smbgate):
 
 def test_plain_ntlmv2(nt1_rawv2, run_smbgate):
     """Without extended security: NTLMv2/LMv2 to the NEGOTIATE challenge, and nothing else."""
-    px = Smb1Proxy(nt1_rawv2.port, no_extsec=True)
-    try:
+    with Smb1Proxy(nt1_rawv2.port, no_extsec=True) as px:
         r = run_smbgate("-v", "ls", px.url(nt1_rawv2, "plain"))
         assert r.returncode == 0, r.stderr
         assert "NTLMv1" not in r.stderr
         setups = px.messages(True, 0x73)
         assert setups and all(s[32] == 13 for s in setups)
         assert all(struct.unpack_from("<H", s, 49)[0] > 24 for s in setups)  # NTLMv2 sizes
-    finally:
-        px.close()
 
 
 def test_ntlmv1_only_with_option(samba_nt1, run_smbgate):
     """Samba takes no NTLMv2 outside NTLMSSP by default: without auth-ntlmv1 smbgate says why
     and sends no NTLMv1; with it, it falls back to NTLMv1 (24-byte responses) and warns."""
-    px = Smb1Proxy(samba_nt1.port, no_extsec=True)
-    try:
+    with Smb1Proxy(samba_nt1.port, no_extsec=True) as px:
         r = run_smbgate("ls", px.url(samba_nt1, "plain"))
         assert r.returncode == EXIT_PROTO, r.stderr
         assert "auth-ntlmv1=true" in r.stderr
@@ -539,47 +431,36 @@ def test_ntlmv1_only_with_option(samba_nt1, run_smbgate):
         assert r.returncode == 0, r.stderr
         assert "NTLMv1" in r.stderr and "warning" in r.stderr
         assert struct.unpack_from("<H", px.messages(True, 0x73)[-1], 49)[0] == 24
-    finally:
-        px.close()
 
 
 def test_ntlmv1_fallback_when_ntlmv2_refused(nt1_rawv2, run_smbgate):
-    px = Smb1Proxy(nt1_rawv2.port, no_extsec=True, break_ntlmv2=True)
-    try:
+    with Smb1Proxy(nt1_rawv2.port, no_extsec=True, break_ntlmv2=True) as px:
         r = run_smbgate("ls", px.url(nt1_rawv2, "plain"))
         assert r.returncode == EXIT_AUTH and "LOGON_FAILURE" in r.stderr
         r = run_smbgate("ls", px.url(nt1_rawv2, "plain") + "&auth-ntlmv1=true")
         assert r.returncode == 0, r.stderr
-    finally:
-        px.close()
 
 
 def test_ntlmv1_refused_by_server(nt1_v2only, run_smbgate):
     """`ntlm auth = ntlmv2-only` (Samba's default): NTLMv1 fails even when allowed here."""
-    px = Smb1Proxy(nt1_v2only.port, no_extsec=True)
-    try:
+    with Smb1Proxy(nt1_v2only.port, no_extsec=True) as px:
         r = run_smbgate("ls", px.url(nt1_v2only, "plain") + "&auth-ntlmv1=true")
         assert r.returncode == EXIT_AUTH, r.stderr
         assert "LOGON_FAILURE" in r.stderr
         # Extended security (NTLMSSP, NTLMv2) works on the same server.
         r = run_smbgate("ls", nt1_url(nt1_v2only, "plain"))
         assert r.returncode == 0, r.stderr
-    finally:
-        px.close()
 
 
 def test_session_setup_chains_tree_connect(samba_nt1, run_smbgate):
     """The last SESSION_SETUP_ANDX leg carries TREE_CONNECT_ANDX (AndX chain): no separate
     TREE_CONNECT_ANDX request goes out."""
-    px = Smb1Proxy(samba_nt1.port)
-    try:
+    with Smb1Proxy(samba_nt1.port) as px:
         r = run_smbgate("ls", px.url(samba_nt1, "plain"))
         assert r.returncode == 0, r.stderr
         last = px.messages(True, 0x73)[-1]
         assert last[33] == 0x75  # AndXCommand
         assert px.messages(True, 0x75) == []
-    finally:
-        px.close()
 
 
 def test_dos_error_codes(samba_nt1, run_smbgate, area):
@@ -588,8 +469,7 @@ def test_dos_error_codes(samba_nt1, run_smbgate, area):
     name, local = area
     (local / "here.txt").write_text("here")
     own(samba_nt1, local / "here.txt")
-    px = Smb1Proxy(samba_nt1.port, no_status32=True)
-    try:
+    with Smb1Proxy(samba_nt1.port, no_status32=True) as px:
         r = run_smbgate("cat", px.url(samba_nt1, "plain", f"{name}/missing.txt"))
         assert r.returncode == EXIT_NOTFOUND, r.stderr
         assert "OBJECT_NAME_NOT_FOUND" in r.stderr
@@ -600,8 +480,6 @@ def test_dos_error_codes(samba_nt1, run_smbgate, area):
         assert r.returncode == 0 and r.stdout == "here"
         r = run_smbgate("ls", px.url(samba_nt1, "nosuchshare"))
         assert r.returncode == EXIT_NOTFOUND and "BAD_NETWORK_NAME" in r.stderr
-    finally:
-        px.close()
 
 
 # ---- peers ------------------------------------------------------------------------------------
@@ -627,155 +505,58 @@ def test_curl_reads_what_smbgate_wrote(samba_nt1, run_smbgate, area, tmp_path):
 # ---- servers smbgate refuses ------------------------------------------------------------------
 
 
-class FakeSmb1Server:
-    """Answers every NEGOTIATE with the given SMB1 words and bytes, then closes."""
+def smb1_negotiate_reply(words, data=b"", flags2=0xC853):
+    """reply(request) for a ScriptedServer: an SMB1 NEGOTIATE response with the given words
+    and bytes, under the request's MID."""
 
-    def __init__(self, words, data=b"", flags2=0xC853):
-        self.words, self.data, self.flags2 = words, data, flags2
-        self.ls = socket.socket()
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(4)
-        self.port = self.ls.getsockname()[1]
-        threading.Thread(target=self._run, daemon=True).start()
+    def reply(req):
+        msg = (b"\xffSMB\x72" + bytes(4) + bytes([0x88]) + struct.pack("<H", flags2)
+               + bytes(2 + 8 + 2 + 6) + req[30:32])
+        msg += bytes([len(words) // 2]) + words
+        msg += struct.pack("<H", len(data)) + data
+        return len(msg).to_bytes(4, "big") + msg
 
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.ls.accept()
-            except OSError:
-                return
-            with c:
-                try:
-                    h = c.recv(4)
-                    n = int.from_bytes(h[1:], "big")
-                    req = b""
-                    while len(req) < n:
-                        req += c.recv(n - len(req))
-                    mid = req[30:32]
-                    msg = (b"\xffSMB\x72" + bytes(4) + bytes([0x88])
-                           + struct.pack("<H", self.flags2) + bytes(2 + 8 + 2 + 6) + mid)
-                    msg += bytes([len(self.words) // 2]) + self.words
-                    msg += struct.pack("<H", len(self.data)) + self.data
-                    c.sendall(len(msg).to_bytes(4, "big") + msg)
-                    time.sleep(0.5)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.ls.close()
+    return reply
 
 
 def _neg_words(security_mode, caps=0x8000F3FD):
     return struct.pack("<HBHHIIIIQhB", 0, security_mode, 50, 1, 16644, 65536, 0, caps, 0, 0, 0)
 
 
-def test_share_level_server_is_refused(run_smbgate):
-    fake = FakeSmb1Server(_neg_words(0x02), b"\x11" * 16)
-    try:
+@pytest.mark.parametrize("words,data,message", [
+    (_neg_words(0x02), b"\x11" * 16, "share-level security"),
+    (b"\xff\xff", b"", "none of the offered dialects"),
+], ids=["share_level_server", "no_common_dialect"])
+def test_server_refused_at_negotiate(run_smbgate, words, data, message):
+    """A share-level security server, and one that takes none of the offered dialects (index
+    0xFFFF): a protocol error naming the reason."""
+    with ScriptedServer(smb1_negotiate_reply(words, data), hold=0.5) as fake:
         r = run_smbgate("ls", f"smb://127.0.0.1:{fake.port}/s?max-protocol=NT1"
                               "&auth-username=u&auth-password=p")
         assert r.returncode == EXIT_PROTO
-        assert "share-level security" in r.stderr
-    finally:
-        fake.close()
-
-
-def test_no_common_dialect(run_smbgate):
-    fake = FakeSmb1Server(b"\xff\xff")
-    try:
-        r = run_smbgate("ls", f"smb://127.0.0.1:{fake.port}/s?max-protocol=NT1"
-                              "&auth-username=u&auth-password=p")
-        assert r.returncode == EXIT_PROTO
-        assert "none of the offered dialects" in r.stderr
-    finally:
-        fake.close()
+        assert message in r.stderr
 
 
 # ---- NetBIOS session service: negative response -------------------------------------------
 
 
-class NbssGate:
-    """Port 139 in front of Samba: answers the session request for the names in `accept` by
-    relaying to Samba's NetBIOS port, every other name with a NEGATIVE SESSION RESPONSE
-    (0x82, called name not present)."""
-
-    def __init__(self, samba, accept=()):
-        self.samba, self.accept, self.called = samba, accept, []
-        self.ls = socket.socket()
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(8)
-        self.port = self.ls.getsockname()[1]
-        threading.Thread(target=self._run, daemon=True).start()
-
-    @staticmethod
-    def _decode(enc):
-        raw = bytes(((enc[2 * i] - 65) << 4) | (enc[2 * i + 1] - 65) for i in range(16))
-        return raw[:15].rstrip(b" \0").decode(errors="replace")
-
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.ls.accept()
-            except OSError:
-                return
-            req = c.recv(4 + 68)
-            name = self._decode(req[5:37])
-            self.called.append(name)
-            if name not in self.accept:
-                c.sendall(b"\x83\x00\x00\x01\x82")
-                c.close()
-                continue
-            c.sendall(b"\x82\x00\x00\x00")
-            up = socket.create_connection(("127.0.0.1", self.samba.port))
-            for a, b in ((c, up), (up, c)):
-                threading.Thread(target=self._relay, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _relay(a, b):
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                b.sendall(d)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.ls.close()
-
-
 def test_netbios_negative_session_response(samba_nt1, run_smbgate):
-    q = (f"max-protocol=NT1&transport=netbios&auth-username={samba_nt1.user}"
-         f"&auth-password={samba_nt1.password}")
-    gate = NbssGate(samba_nt1, accept=("*SMBSERVER",))
-    try:
-        r = run_smbgate("-v", "ls", f"smb://localhost:{gate.port}/plain?{q}")
+    """Port 139 in front of Samba refuses the called name LOCALHOST: the retry as *SMBSERVER
+    gets the session; refusing every name is a connection error naming the name."""
+    with NbssResponder(samba_nt1.port) as gate:
+        r = run_smbgate("-v", "ls", gate.url(samba_nt1, "plain", host="localhost",
+                                             max_protocol="NT1", transport="netbios"))
         assert r.returncode == 0, r.stderr
-        assert gate.called == ["LOCALHOST", "*SMBSERVER"]
+        assert gate.called == [("LOCALHOST", 0x20), ("*SMBSERVER", 0x20)]
         assert "SMB NT1" in r.stderr
-    finally:
-        gate.close()
-    gate = NbssGate(samba_nt1, accept=())
-    try:
-        r = run_smbgate("ls", f"smb://localhost:{gate.port}/plain?{q}")
+    with NbssResponder(samba_nt1.port, accept=()) as gate:
+        r = run_smbgate("ls", gate.url(samba_nt1, "plain", host="localhost", max_protocol="NT1",
+                                       transport="netbios"))
         assert r.returncode == EXIT_CONNECT
         assert "called name not present" in r.stderr and "LOCALHOST" in r.stderr
-    finally:
-        gate.close()
 
 
 # ---- NetBIOS name service -----------------------------------------------------------------
-
-
-def _nb_encode(name, t):
-    raw = name.upper().encode().ljust(15, b" ") + bytes([t])
-    return bytes([32]) + bytes(c for b in raw for c in (65 + (b >> 4), 65 + (b & 15))) + b"\0"
 
 
 class NbnsResponder:
@@ -798,9 +579,7 @@ class NbnsResponder:
             if len(d) < 50:
                 continue
             tid, flags = struct.unpack(">HH", d[:4])
-            enc = d[13:45]
-            raw = bytes(((enc[2 * i] - 65) << 4) | (enc[2 * i + 1] - 65) for i in range(16))
-            name, ntype = raw[:15].rstrip(b" \0").decode(errors="replace"), raw[15]
+            name, ntype = nb_decode(d[13:45])
             qtype = struct.unpack(">H", d[46:48])[0]
             self.queries.append((name, ntype, flags, qtype))
             if self.silent:
