@@ -184,6 +184,17 @@ static int bad(const char *what, const char *val)
 	return 2;
 }
 
+/* --stdio and the remote cannot be opened: sshd drops a subsystem's stderr, so the reason
+ * also goes to the SFTP client, as the status of its requests (not when a person runs this
+ * in a terminal: stdin would then be waited on). */
+static void stdio_refuse(const char *why)
+{
+	if (isatty(STDIN_FILENO))
+		return;
+	signal(SIGPIPE, SIG_IGN);
+	(void)sftp_serve_refusal(STDIN_FILENO, STDOUT_FILENO, why);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct vfs_opts vo;
@@ -337,6 +348,8 @@ int cmd_serve(int argc, char **argv)
 	struct vfs *v = vfs_new(remote, &vo, err, sizeof(err));
 	if (!v) {
 		fprintf(stderr, "smbgate serve: %s\n", err);
+		if (stdio)
+			stdio_refuse(err);
 		return 1;
 	}
 	hup_vfs = v;
@@ -353,6 +366,7 @@ int cmd_serve(int argc, char **argv)
 		struct vfs_conn *vc = vfs_conn_new(v, err, sizeof(err));
 		if (!vc) {
 			fprintf(stderr, "smbgate serve: %s\n", err);
+			stdio_refuse(err);
 			rc = 1;
 		} else {
 			so.who = "stdio";

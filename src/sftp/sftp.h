@@ -77,4 +77,11 @@ const struct sftp_stats *sftp_engine_stats(const struct sftp_engine *e);
  * side. Returns 0 or < 0 (a protocol error ended the session). */
 int sftp_serve_fds(struct vfs_conn *vc, int in, int out, const struct sftp_opts *o);
 
+/* For `--stdio` when the remote cannot be opened (a wrong password in the URL...): answers
+ * INIT, then every request with a FAILURE status whose message is "smbgate cannot serve this
+ * remote: <why>", until the client closes its side. OpenSSH's sshd discards a subsystem's
+ * stderr, so the protocol is the only way the user hears the reason. Returns 0, or < 0 for
+ * a malformed or oversized packet (the session ends). */
+int sftp_serve_refusal(int in, int out, const char *why);
+
 #endif

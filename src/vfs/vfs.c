@@ -44,8 +44,9 @@ struct vfs_file {
 	struct vfs_conn *c;
 	void *fh;
 	char *path;
-	int flags;
-	uint64_t wpos; /* next offset a sequential writer may write */
+	int flags;     /* VFS_O_* in effect; APPEND is the VFS's, never the backend's */
+	uint64_t wend; /* end of the file as this handle knows it: size at open + writes */
+	uint64_t wpos; /* next offset a sequential writer may write (after its first write) */
 	uint64_t rpos; /* next offset a --no-seek reader may read */
 	int wrote;
 	unsigned pending_times; /* VFS_SET_ATIME/MTIME to apply at close */
@@ -74,8 +75,9 @@ struct vfs_op {
 	struct vfs_file **file_out;
 	struct vfs_statfs *statfs_out;
 	struct vfs_setattr sa;
-	void *fh;     /* a file the chain opened itself */
-	int saved_rc; /* an error kept across a closing step */
+	void *fh;	 /* a file the chain opened itself */
+	int saved_rc;	 /* an error kept across a closing step */
+	char *saved_msg; /* and its message (owned) */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -386,6 +388,7 @@ static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
 	op->statfs_out = NULL;
 	op->fh = NULL;
 	op->saved_rc = 0;
+	op->saved_msg = NULL;
 	memset(&op->sa, 0, sizeof(op->sa));
 	c->inflight++;
 	return op;
@@ -396,6 +399,7 @@ static void op_free(struct vfs_op *op)
 	struct vfs_conn *c = op->c;
 	free(op->path);
 	free(op->path2);
+	free(op->saved_msg);
 	c->inflight--;
 	if (c->nfree < OP_FREE_MAX) {
 		op->next = c->free_ops;
@@ -578,6 +582,20 @@ static char *xstrdup(const char *s)
 	if (p)
 		memcpy(p, s, n);
 	return p;
+}
+
+/* Keeps op's error (and message) while a closing step runs; op_restore puts it back. */
+static void op_save(struct vfs_op *op)
+{
+	op->saved_rc = op->rc;
+	free(op->saved_msg);
+	op->saved_msg = op->msg[0] ? xstrdup(op->msg) : NULL;
+}
+
+static void op_restore(struct vfs_op *op)
+{
+	op->rc = op->saved_rc;
+	snprintf(op->msg, sizeof(op->msg), "%s", op->saved_msg ? op->saved_msg : "");
 }
 
 static int is_root(const char *path)
@@ -782,11 +800,10 @@ static int setattr_then(struct vfs_op *op)
 	struct vfs_setattr *sa = &op->sa;
 	if (op->rc < 0) {
 		if (op->fh) { /* a step failed with the file open: close it, keep the error */
-			int rc = op->rc;
 			void *fh = op->fh;
 			op->fh = NULL;
 			op->step = 100;
-			op->saved_rc = rc; /* reported after the close */
+			op_save(op); /* reported after the close */
 			c->v->ops->close(c->bc, op, fh);
 			return 1;
 		}
@@ -832,7 +849,7 @@ static int setattr_then(struct vfs_op *op)
 	case 5: /* times done */
 		return change_then(op);
 	case 100: /* closed after an error */
-		op->rc = op->saved_rc;
+		op_restore(op);
 		return change_then(op);
 	}
 times:
@@ -903,13 +920,37 @@ int vfs_hash(struct vfs_conn *c, const char *path, enum vfs_hash_algo algo, uint
 
 static int open_then(struct vfs_op *op)
 {
+	struct vfs_conn *c = op->c;
 	struct vfs_file *f = op->f;
-	op->f = NULL;
-	if (op->rc < 0) {
+	if (op->step == 2) { /* closed after a failed fstat */
+		op_restore(op);
+		op->f = NULL;
 		file_free(f);
 		return 0;
 	}
-	struct vfs_conn *c = op->c;
+	if (op->rc < 0) {
+		if (op->step == 1) { /* the fstat failed: close the backend file, keep the error */
+			void *fh = f->fh;
+			f->fh = NULL;
+			op_save(op);
+			op->step = 2;
+			c->v->ops->close(c->bc, op, fh);
+			return 1;
+		}
+		op->f = NULL;
+		file_free(f);
+		return 0;
+	}
+	int is_new = (f->flags & (VFS_O_CREAT | VFS_O_EXCL)) == (VFS_O_CREAT | VFS_O_EXCL);
+	if (op->step == 0 && (f->flags & VFS_O_WRITE) && !(f->flags & VFS_O_TRUNC) && !is_new) {
+		/* writing into an existing file (resume, append): its size says where it ends */
+		op->step = 1;
+		c->v->ops->fstat(c->bc, op, f->fh, &op->ba);
+		return 1;
+	}
+	if (op->step == 1)
+		f->wend = op->ba.size;
+	op->f = NULL;
 	f->next = c->files;
 	if (c->files)
 		c->files->prev = f;
@@ -941,12 +982,9 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 			return op_fail(op, SMBG_ENOTSUP,
 				       "cache mode off: a file cannot be opened for reading and "
 				       "writing at once (needs --vfs-cache-mode writes)");
-		if (flags & VFS_O_APPEND)
-			return op_fail(op, SMBG_ENOTSUP,
-				       "cache mode off: appending is not possible (needs "
-				       "--vfs-cache-mode writes)");
-		/* A file opened for writing is written from the start: it is truncated. */
-		bflags = write ? (VFS_O_WRITE | VFS_O_TRUNC | (flags & (VFS_O_CREAT | VFS_O_EXCL)))
+		/* Without TRUNC an existing file is kept: vfs_write lets the first write start
+		 * at its end (a resumed upload) or at 0, and the rest follow sequentially. */
+		bflags = write ? (VFS_O_WRITE | (flags & (VFS_O_CREAT | VFS_O_EXCL | VFS_O_TRUNC)))
 			       : VFS_O_READ;
 	} else {
 		bflags = flags & ~VFS_O_APPEND;
@@ -960,7 +998,8 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 		free(f);
 		return op_fail(op, SMBG_ENOMEM, NULL);
 	}
-	f->flags = bflags;
+	/* APPEND is done here, with the end tracked by the handle (vfs_write) */
+	f->flags = bflags | (write ? (flags & VFS_O_APPEND) : 0);
 	if (write)
 		cache_invalidate_parent(c->v, path);
 	op->f = f;
@@ -1005,13 +1044,25 @@ int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t le
 		return SMBG_ENOMEM;
 	if (!(f->flags & VFS_O_WRITE))
 		return op_fail(op, SMBG_EACCES, "the file is not open for writing");
-	if (c->v->o.cache_mode == VFS_CACHE_OFF) {
-		if (off != f->wpos)
+	if (f->flags & VFS_O_APPEND) {
+		/* as O_APPEND: at the end whatever the offset says, in the order writes arrive */
+		off = f->wend;
+	} else if (c->v->o.cache_mode == VFS_CACHE_OFF) {
+		if (!f->wrote && off != 0 && off != f->wend)
+			return op_fail(op, SMBG_ENOTSUP,
+				       "cache mode off: files are written sequentially, from the "
+				       "start or from the end of the existing file (needs "
+				       "--vfs-cache-mode writes)");
+		if (f->wrote && off != f->wpos)
 			return op_fail(op, SMBG_ENOTSUP,
 				       "cache mode off: files are written sequentially, no seeking "
 				       "(needs --vfs-cache-mode writes)");
-		f->wpos = off + len;
 	}
+	if (len > UINT64_MAX - off)
+		return op_fail(op, SMBG_EINVAL, "offset or length out of range");
+	f->wpos = off + len;
+	if (f->wpos > f->wend)
+		f->wend = f->wpos;
 	f->wrote = 1;
 	c->v->ops->write(c->bc, op, f->fh, buf, len, off);
 	return 0;
@@ -1086,15 +1137,22 @@ int vfs_fsetattr(struct vfs_conn *c, struct vfs_file *f, const struct vfs_setatt
 	if (sa->valid & VFS_SET_SIZE) {
 		if (!(f->flags & VFS_O_WRITE))
 			return op_fail(op, SMBG_EACCES, "the file is not open for writing");
-		if (c->v->o.cache_mode == VFS_CACHE_OFF) {
-			if (sa->size != f->wpos)
-				return op_fail(op, SMBG_ENOTSUP,
-					       "cache mode off: a file being written can only be "
-					       "truncated to its current length");
-			/* nothing to do: the file is exactly what was written */
+		if (c->v->o.cache_mode == VFS_CACHE_OFF && sa->size == f->wend) {
+			/* nothing to do: the file ends there already (no one else writes it) */
 			vfs_op_done(op, 0, NULL);
 			return 0;
 		}
+		/* cache mode off: only cutting the file where the next write would go (an
+		 * existing file rewritten from the start) keeps writes sequential */
+		if (c->v->o.cache_mode == VFS_CACHE_OFF &&
+		    ((f->flags & VFS_O_APPEND) || sa->size != (f->wrote ? f->wpos : 0)))
+			return op_fail(op, SMBG_ENOTSUP,
+				       "cache mode off: a file being written can only be "
+				       "truncated to its current length, or to where the writing "
+				       "stands");
+		f->wend = sa->size;
+		if (f->wpos > sa->size)
+			f->wpos = sa->size;
 		c->v->ops->truncate(c->bc, op, f->fh, sa->size);
 		return 0;
 	}

@@ -209,15 +209,18 @@ int vfs_hash(struct vfs_conn *c, const char *path, enum vfs_hash_algo algo, uint
 	     size_t *outlen, vfs_cb cb, void *priv);
 
 /* Opens path. The cache mode's rules apply (rclone's documented `off` semantics: a file
- * cannot be open for reading and writing at once, a file opened for writing is truncated
- * and written sequentially). *out receives the file (closed with vfs_close). */
+ * cannot be open for reading and writing at once, and is written sequentially: without
+ * VFS_O_TRUNC the first write starts at 0 or at the size the file had when opened (a resumed
+ * upload), every later one where the previous one ended). VFS_O_APPEND: every write goes to
+ * the end of the file whatever its offset (as O_APPEND). *out receives the file (closed
+ * with vfs_close). */
 int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **out, vfs_cb cb,
 	     void *priv);
 /* rc = bytes read (short only at end of file), 0 at or past end of file. Any length; the
  * backend splits it as it needs. */
 int vfs_read(struct vfs_conn *c, struct vfs_file *f, void *buf, size_t len, uint64_t off, vfs_cb cb,
 	     void *priv);
-/* rc = bytes written (all of them on success). */
+/* rc = bytes written (all of them on success). off is ignored with VFS_O_APPEND. */
 int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t len, uint64_t off,
 	      vfs_cb cb, void *priv);
 int vfs_fstat(struct vfs_conn *c, struct vfs_file *f, struct vfs_attr *out, vfs_cb cb, void *priv);

@@ -2,13 +2,16 @@
 OpenSSH's sftp/ssh against it, and a raw SFTP v3 client over paramiko for protocol cases that
 no ordinary client sends (pipelined requests, bad handles, oversized packets)."""
 
+import hashlib
 import os
+import pwd
 import shutil
 import socket
 import struct
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import paramiko
@@ -232,3 +235,141 @@ class RawSftp:
 
     def close(self):
         self.chan.close()
+
+
+# ---- writes into an existing file (cache mode off): resume, APPEND, sequential only -----------
+# Shared by the local-folder and the SMB tests; `disk` is the served root on this machine.
+
+
+def raw_write(c, rid, h, off, data):
+    """One WRITE; returns (code, message)."""
+    typ, p = c.call(WRITE, rid, c.s(h) + struct.pack(">Q", off) + c.s(data))
+    assert typ == STATUS
+    return c.status(p)
+
+
+def raw_write_pipelined(c, h, data, off, first_id, chunk=32768):
+    """Writes data at off with every request in flight at once; all must succeed."""
+    n = 0
+    for i in range(0, len(data), chunk):
+        c.send(WRITE, first_id + n, c.s(h) + struct.pack(">Q", off + i) + c.s(data[i:i + chunk]))
+        n += 1
+    for _ in range(n):
+        typ, rid, p = c.recv()
+        assert typ == STATUS and c.status(p)[0] == FX_OK, (rid, c.status(p))
+    return first_id + n
+
+
+def resume_scenario(transport, disk, name="resumed.bin"):
+    """Half an upload, then WRITE without TRUNC (as WinSCP resumes) from the size on: the file
+    ends byte-exact; a gap, a write in the middle, going back and read+write are refused."""
+    c = RawSftp(transport)
+    data = os.urandom(3 * 1024 * 1024 + 4321)
+    half = 1234567
+    h, err = c.open(1, name, FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert h, err
+    raw_write_pipelined(c, h, data[:half], 0, 100)
+    typ, p = c.call(CLOSE, 2, c.s(h))
+    assert c.status(p)[0] == FX_OK
+    assert (disk / name).read_bytes() == data[:half]
+
+    h, err = c.open(3, name, FXF_WRITE)
+    assert h, err
+    assert (disk / name).stat().st_size == half  # no TRUNC: nothing lost at open
+    for rid, off in ((4, half + 10), (5, 10), (6, half - 1)):  # a gap, the middle, before
+        code, msg = raw_write(c, rid, h, off, b"x")
+        assert code == FX_OP_UNSUPPORTED and "written sequentially" in msg, (off, code, msg)
+    raw_write_pipelined(c, h, data[half:], half, 1000)
+    code, msg = raw_write(c, 7, h, half, b"y")  # going back once writing
+    assert code == FX_OP_UNSUPPORTED and "written sequentially" in msg, msg
+    code, msg = raw_write(c, 8, h, len(data) + 5, b"y")  # a gap once writing
+    assert code == FX_OP_UNSUPPORTED and "written sequentially" in msg, msg
+    typ, p = c.call(CLOSE, 9, c.s(h))
+    assert c.status(p)[0] == FX_OK
+    got = (disk / name).read_bytes()
+    assert len(got) == len(data) and got == data
+
+    # read+write stays refused in cache mode off, with a message saying why
+    h, err = c.open(10, name, FXF_READ | FXF_WRITE)
+    assert h is None and err[0] == FX_OP_UNSUPPORTED and "reading and writing" in err[1], err
+    assert (disk / name).read_bytes() == data
+    c.close()
+
+
+def append_scenario(sftp, disk, name="appended.txt"):
+    """paramiko's 'a' (WRITE|CREAT|APPEND): every write lands at the end, whatever offset the
+    client sends (seek moves paramiko's offset, not where the data goes)."""
+    with sftp.open(name, "w") as f:
+        f.write(b"base\n")
+    with sftp.open(name, "a") as f:
+        f.write(b"one\n")
+        f.seek(0)  # flushes "one" at offset 5; the next write is sent with offset 0
+        f.write(b"two\n")
+        f.seek(100000)
+        f.write(b"three\n")  # sent with offset 100000 at close
+    assert (disk / name).read_bytes() == b"base\none\ntwo\nthree\n"
+    # a new file with APPEND
+    with sftp.open(name + ".new", "a") as f:
+        f.write(b"first\n")
+        f.seek(7)
+        f.write(b"second\n")
+    assert (disk / (name + ".new")).read_bytes() == b"first\nsecond\n"
+
+
+def sha256_file(p):
+    return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+
+
+def reput_scenario(server, disk, tmp_path, name="reput.bin"):
+    """OpenSSH's `reput` (WRITE|CREAT|APPEND from the remote size on) after a cut-short put,
+    and `reget` after a cut-short download."""
+    full = tmp_path / "full.bin"
+    data = os.urandom(5 * 1024 * 1024 + 777)
+    full.write_bytes(data)
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(data[:2 * 1024 * 1024 + 5])
+    server.sftp_batch([f"put {cut} {name}"])
+    assert (disk / name).stat().st_size == 2 * 1024 * 1024 + 5
+    r = server.sftp_batch([f"reput {full} {name}"])
+    assert sha256_file(disk / name) == sha256_file(full), r.stdout + r.stderr
+    partial = tmp_path / "partial.bin"
+    partial.write_bytes(data[:1000001])
+    server.sftp_batch([f"reget {name} {partial}"])
+    assert sha256_file(partial) == sha256_file(full)
+
+
+# ---- SMB: a fresh area of a share of the private Samba -------------------------------------
+
+
+class Area:
+    """A fresh directory in a share, owned by the share's user, served as the root."""
+
+    def __init__(self, samba, share="plain"):
+        self.samba = samba
+        self.share = share
+        self.rel = "sftp-" + uuid.uuid4().hex[:8]
+        self.path = Path(samba.share_path(share)) / self.rel
+        self.path.mkdir()
+        pw = pwd.getpwnam(samba.user)
+        os.chown(self.path, pw.pw_uid, pw.pw_gid)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+
+    def url(self, **kw):
+        return self.samba.url(self.share, self.rel, **kw)
+
+    def write(self, name, data):
+        p = self.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        os.chown(p, self.uid, self.gid)
+        return p
+
+
+def open_files(samba, name_part):
+    """Open files smbd reports under our area (smbstatus --json)."""
+    st = samba.status()
+    out = []
+    for f in (st.get("open_files") or {}).values():
+        if name_part in (f.get("filename", "") + f.get("service_path", "")):
+            out.append(f)
+    return out

@@ -25,7 +25,8 @@ from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, F
                           FXF_TRUNC, FXF_WRITE, HANDLE, NAME, OPEN, OPENDIR, PASSWORD, READ,
                           READDIR,
                           REALPATH, STAT, STATUS, USER, WRITE, HostKeys, RawSftp, Server,
-                          SSH_OPTS, stdio_batch)
+                          SSH_OPTS, append_scenario, raw_write, reput_scenario, resume_scenario,
+                          stdio_batch)
 
 
 @pytest.fixture(scope="module")
@@ -228,11 +229,9 @@ def test_paramiko_modes_and_attrs(server, root):
     assert (root / "p.txt").read_bytes() == b"one\ntwo\n"
     with sf.open("p.txt", "r") as f:
         assert f.read() == b"one\ntwo\n"
-    # read+write and append need a cache mode that is not `off`
+    # read+write needs a cache mode that is not `off` (APPEND works: test_append_*)
     with pytest.raises(IOError):
         sf.open("p.txt", "r+")
-    with pytest.raises(IOError):
-        sf.open("p.txt", "a")
     assert (root / "p.txt").read_bytes() == b"one\ntwo\n"
     with pytest.raises(IOError):
         sf.open("p.txt", "x")  # CREAT|EXCL on an existing file
@@ -314,20 +313,26 @@ def test_raw_open_flags(server, root):
         ("missing", FXF_WRITE, FX_NO_SUCH_FILE),
         ("e", FXF_WRITE | FXF_CREAT | FXF_EXCL, FX_FAILURE),
         ("e", FXF_READ | FXF_WRITE, FX_OP_UNSUPPORTED),
-        ("e", FXF_WRITE | FXF_APPEND, FX_OP_UNSUPPORTED),
+        ("e", FXF_READ | FXF_APPEND, FX_OP_UNSUPPORTED),
         ("sub", FXF_READ, FX_FAILURE),
     ]
     for i, (path, flags, want) in enumerate(cases):
         h, err = c.open(10 + i, path, flags)
         assert h is None and err[0] == want, (path, flags, err)
     assert (root / "e").read_text() == "existing"
+    # WRITE without TRUNC keeps the file (resume: test_resume_*), APPEND too
+    for rid, flags in ((30, FXF_WRITE), (32, FXF_WRITE | FXF_APPEND)):
+        h, err = c.open(rid, "e", flags)
+        assert h, err
+        c.call(CLOSE, rid + 1, c.s(h))
+        assert (root / "e").read_text() == "existing"
     h, err = c.open(20, "new", FXF_WRITE | FXF_CREAT | FXF_EXCL)
     assert h
     typ, p = c.call(WRITE, 21, c.s(h) + struct.pack(">Q", 0) + c.s(b"abc"))
     assert c.status(p)[0] == FX_OK
     typ, p = c.call(WRITE, 22, c.s(h) + struct.pack(">Q", 100) + c.s(b"x"))
     code, msg = c.status(p)
-    assert code == FX_OP_UNSUPPORTED and "sequential" in msg
+    assert code == FX_OP_UNSUPPORTED and "written sequentially" in msg
     typ, p = c.call(CLOSE, 23, c.s(h))
     assert (root / "new").read_bytes() == b"abc"
     h, err = c.open(24, "e", FXF_WRITE | FXF_TRUNC | FXF_CREAT)
@@ -434,6 +439,52 @@ def test_max_handles(server, root):
     assert all(hs)
     h, err = c.open(9, "hello.txt", FXF_READ)
     assert h is None and err[0] == FX_FAILURE and "too many open handles" in err[1]
+    t.close()
+
+
+# ---- writes into an existing file: resume, APPEND (cache mode off) -----------------------
+
+
+def test_resume_write_at_size(server, root):
+    s = server()
+    t = s.paramiko()
+    resume_scenario(t, root)
+    t.close()
+
+
+def test_append_ignores_offsets(server, root):
+    s = server()
+    t = s.paramiko()
+    sf = paramiko.SFTPClient.from_transport(t)
+    append_scenario(sf, root)
+    t.close()
+
+
+def test_openssh_reput_reget(server, root, tmp_path):
+    reput_scenario(server(), root, tmp_path)
+
+
+def test_resume_options(server, root, tmp_path):
+    """--read-only refuses resuming and appending; --no-seek (reads) leaves them alone."""
+    (root / "r.txt").write_bytes(b"12345")
+    s = server("--read-only")
+    t = s.paramiko()
+    c = RawSftp(t)
+    for rid, flags in ((1, FXF_WRITE), (2, FXF_WRITE | FXF_APPEND)):
+        h, err = c.open(rid, "r.txt", flags)
+        assert h is None and err[0] == FX_PERMISSION_DENIED, err
+    t.close()
+    s = server("--no-seek")
+    t = s.paramiko()
+    c = RawSftp(t)
+    h, err = c.open(3, "r.txt", FXF_WRITE)
+    assert h, err
+    assert raw_write(c, 4, h, 5, b"678")[0] == FX_OK
+    c.call(CLOSE, 5, c.s(h))
+    h, err = c.open(6, "r.txt", FXF_WRITE | FXF_APPEND)
+    assert raw_write(c, 7, h, 0, b"9")[0] == FX_OK
+    c.call(CLOSE, 8, c.s(h))
+    assert (root / "r.txt").read_bytes() == b"123456789"
     t.close()
 
 

@@ -8,7 +8,6 @@ Run: SMBGATE_BIN=build/smbgate /usr/bin/python3 -m pytest tests/integration/test
 
 import hashlib
 import os
-import pwd
 import struct
 import subprocess
 import time
@@ -20,7 +19,9 @@ import pytest
 
 from sftp_helpers import (CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FX_OK, FX_PERMISSION_DENIED,
                           FXF_CREAT, FXF_READ, FXF_TRUNC, FXF_WRITE, NAME, PASSWORD, READ,
-                          REALPATH, STATUS, USER, WRITE, HostKeys, RawSftp, Server, stdio_batch)
+                          REALPATH, STATUS, USER, WRITE, Area, HostKeys, RawSftp, Server,
+                          append_scenario, open_files, reput_scenario, resume_scenario,
+                          stdio_batch)
 
 
 @pytest.fixture(scope="module")
@@ -28,30 +29,6 @@ def hostkey():
     k = HostKeys()
     yield k.path
     k.cleanup()
-
-
-class Area:
-    """A fresh directory in a share, owned by the share's user, served as the root."""
-
-    def __init__(self, samba, share="plain"):
-        self.samba = samba
-        self.share = share
-        self.rel = "sftp-" + uuid.uuid4().hex[:8]
-        self.path = Path(samba.share_path(share)) / self.rel
-        self.path.mkdir()
-        pw = pwd.getpwnam(samba.user)
-        os.chown(self.path, pw.pw_uid, pw.pw_gid)
-        self.uid, self.gid = pw.pw_uid, pw.pw_gid
-
-    def url(self, **kw):
-        return self.samba.url(self.share, self.rel, **kw)
-
-    def write(self, name, data):
-        p = self.path / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-        os.chown(p, self.uid, self.gid)
-        return p
 
 
 @pytest.fixture
@@ -75,16 +52,6 @@ def server(smbgate_bin, hostkey):
 
 def md5(p):
     return hashlib.md5(Path(p).read_bytes()).hexdigest()
-
-
-def open_files(samba, name_part):
-    """Open files smbd reports under our area (smbstatus --json)."""
-    st = samba.status()
-    out = []
-    for f in (st.get("open_files") or {}).values():
-        if name_part in (f.get("filename", "") + f.get("service_path", "")):
-            out.append(f)
-    return out
 
 
 def test_stdio_over_smb(smbgate_bin, area, tmp_path):
@@ -206,6 +173,27 @@ def test_disconnect_mid_upload_leaves_no_smb_handle(server, area, samba):
         time.sleep(0.2)
     assert open_files(samba, "partial.bin") == []
     assert (area.path / "partial.bin").stat().st_size == 16 * 65536
+
+
+def test_resume_write_at_size_over_smb(server, area, samba):
+    s = server(area.url())
+    t = s.paramiko()
+    resume_scenario(t, area.path)
+    t.close()
+    assert open_files(samba, area.rel) == []
+
+
+def test_append_ignores_offsets_over_smb(server, area, samba):
+    s = server(area.url())
+    t = s.paramiko()
+    sf = paramiko.SFTPClient.from_transport(t)
+    append_scenario(sf, area.path)
+    t.close()
+    assert open_files(samba, area.rel) == []
+
+
+def test_openssh_reput_reget_over_smb(server, area, tmp_path):
+    reput_scenario(server(area.url()), area.path, tmp_path)
 
 
 def test_read_only_share_and_flag(server, samba, area, tmp_path):

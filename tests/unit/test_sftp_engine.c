@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sftp/proto.h"
@@ -429,26 +430,57 @@ static void test_open_flags_cache_mode_off(void **state)
 	/* READ|WRITE is refused in cache mode off, with a message saying why */
 	send_open(&r, 4, "e.txt", SSH_FXF_READ | SSH_FXF_WRITE);
 	assert_non_null(strstr(expect_status(&r, 4, SSH_FX_OP_UNSUPPORTED), "cache mode off"));
-	/* APPEND too (it would otherwise truncate) */
+	/* APPEND: every write goes to the end of the file, whatever its offset says */
 	send_open(&r, 5, "e.txt", SSH_FXF_WRITE | SSH_FXF_APPEND);
-	expect_status(&r, 5, SSH_FX_OP_UNSUPPORTED);
+	expect_handle(&r, 5, h, &hl);
 	assert_string_equal(rig_read(&r, "e.txt"), "existing");
-	/* WRITE alone truncates (rclone: write-only opens behave as O_TRUNC) */
+	send_write(&r, 50, h, hl, 0, "+a");
+	expect_status(&r, 50, SSH_FX_OK);
+	send_write(&r, 51, h, hl, 1000, "+b");
+	expect_status(&r, 51, SSH_FX_OK);
+	send_handle_op(&r, SSH_FXP_CLOSE, 52, h, hl);
+	expect_status(&r, 52, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "e.txt"), "existing+a+b");
+	/* WRITE alone keeps the file: the first write may start at its end (a resume) */
 	send_open(&r, 6, "e.txt", SSH_FXF_WRITE);
 	expect_handle(&r, 6, h, &hl);
-	assert_string_equal(rig_read(&r, "e.txt"), "");
-	send_write(&r, 7, h, hl, 0, "new");
+	assert_string_equal(rig_read(&r, "e.txt"), "existing+a+b");
+	/* ... but not in the middle */
+	send_write(&r, 60, h, hl, 3, "x");
+	assert_non_null(strstr(expect_status(&r, 60, SSH_FX_OP_UNSUPPORTED), "sequential"));
+	send_write(&r, 7, h, hl, 12, "new");
 	expect_status(&r, 7, SSH_FX_OK);
 	/* writes are sequential: a seek is refused */
-	send_write(&r, 8, h, hl, 10, "x");
+	send_write(&r, 8, h, hl, 20, "x");
 	assert_non_null(strstr(expect_status(&r, 8, SSH_FX_OP_UNSUPPORTED), "sequential"));
-	send_write(&r, 9, h, hl, 3, "er");
+	send_write(&r, 9, h, hl, 15, "er");
 	expect_status(&r, 9, SSH_FX_OK);
 	/* no reading from a write handle */
 	send_read(&r, 10, h, hl, 0, 4);
 	expect_status(&r, 10, SSH_FX_PERMISSION_DENIED);
 	send_handle_op(&r, SSH_FXP_CLOSE, 11, h, hl);
 	expect_status(&r, 11, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "e.txt"), "existing+a+bnewer");
+	/* a first write at 0 overwrites in place (no TRUNC: the rest stays) */
+	send_open(&r, 70, "e.txt", SSH_FXF_WRITE);
+	expect_handle(&r, 70, h, &hl);
+	send_write(&r, 71, h, hl, 0, "EX");
+	expect_status(&r, 71, SSH_FX_OK);
+	send_write(&r, 72, h, hl, 12, "x");
+	assert_non_null(strstr(expect_status(&r, 72, SSH_FX_OP_UNSUPPORTED), "sequential"));
+	send_handle_op(&r, SSH_FXP_CLOSE, 73, h, hl);
+	expect_status(&r, 73, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "e.txt"), "EXisting+a+bnewer");
+	/* WRITE|TRUNC still starts from nothing */
+	send_open(&r, 74, "e.txt", SSH_FXF_WRITE | SSH_FXF_TRUNC);
+	expect_handle(&r, 74, h, &hl);
+	assert_string_equal(rig_read(&r, "e.txt"), "");
+	send_write(&r, 75, h, hl, 5, "x");
+	assert_non_null(strstr(expect_status(&r, 75, SSH_FX_OP_UNSUPPORTED), "sequential"));
+	send_write(&r, 76, h, hl, 0, "newer");
+	expect_status(&r, 76, SSH_FX_OK);
+	send_handle_op(&r, SSH_FXP_CLOSE, 77, h, hl);
+	expect_status(&r, 77, SSH_FX_OK);
 	assert_string_equal(rig_read(&r, "e.txt"), "newer");
 	/* CREAT|TRUNC makes a new file */
 	send_open(&r, 12, "n.txt", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
@@ -848,6 +880,135 @@ static void test_out_of_order_replies(void **state)
 	close(hold_fd);
 }
 
+/* ---- sftp_serve_refusal: --stdio when the remote cannot be opened ---- */
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		assert_true(w > 0);
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+}
+
+static void read_all(int fd, void *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		assert_true(r > 0);
+		p = (char *)p + r;
+		n -= (size_t)r;
+	}
+}
+
+/* Sends b (freed) with its length in front. */
+static void write_packet(int fd, struct wbuf *b)
+{
+	uint8_t len[4] = {(uint8_t)(b->len >> 24), (uint8_t)(b->len >> 16), (uint8_t)(b->len >> 8),
+			  (uint8_t)b->len};
+	write_all(fd, len, 4);
+	write_all(fd, b->p, b->len);
+	wbuf_free(b);
+}
+
+/* Runs sftp_serve_refusal in a child on two pipes; *to and *from are the parent's ends. */
+static pid_t refusal_start(int *to, int *from)
+{
+	int a[2], b[2];
+	assert_int_equal(pipe(a), 0);
+	assert_int_equal(pipe(b), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(a[1]);
+		close(b[0]);
+		int rc = sftp_serve_refusal(a[0], b[1], "smb://h/s: STATUS_LOGON_FAILURE");
+		_exit(rc < 0 ? 1 : 0);
+	}
+	close(a[0]);
+	close(b[1]);
+	*to = a[1];
+	*from = b[0];
+	return pid;
+}
+
+static int refusal_exit(pid_t pid)
+{
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void test_refusal_answers_with_the_reason(void **state)
+{
+	(void)state;
+	int to, from;
+	pid_t pid = refusal_start(&to, &from);
+	struct wbuf b = pkt(SSH_FXP_INIT, 3); /* the "id" of INIT is its version */
+	write_packet(to, &b);
+	uint8_t rep[4096];
+	read_all(from, rep, 9);
+	struct cursor c;
+	uint32_t len, ver;
+	uint8_t type;
+	cursor_init(&c, rep, 9);
+	assert_int_equal(cursor_get_be32(&c, &len), 0);
+	assert_int_equal(cursor_get_u8(&c, &type), 0);
+	assert_int_equal(cursor_get_be32(&c, &ver), 0);
+	assert_int_equal(len, 5);
+	assert_int_equal(type, SSH_FXP_VERSION);
+	assert_int_equal(ver, 3);
+	/* a REALPATH, then a WRITE longer than a pipe holds (its data is skipped) */
+	b = pkt(SSH_FXP_REALPATH, 7);
+	put_str(&b, ".");
+	write_packet(to, &b);
+	b = pkt(SSH_FXP_WRITE, 8);
+	put_str(&b, "handle");
+	put_u64(&b, 0);
+	wbuf_put_be32(&b, 200000);
+	wbuf_put_zero(&b, 200000);
+	assert_true(b.len > 200000);
+	write_packet(to, &b);
+	for (uint32_t id = 7; id <= 8; id++) {
+		read_all(from, rep, 4);
+		cursor_init(&c, rep, 4);
+		assert_int_equal(cursor_get_be32(&c, &len), 0);
+		assert_true(len < sizeof(rep));
+		read_all(from, rep, len);
+		cursor_init(&c, rep, len);
+		uint32_t rid = 0, code = 0, mlen = 0;
+		const uint8_t *m = NULL;
+		assert_int_equal(cursor_get_u8(&c, &type), 0);
+		assert_int_equal(cursor_get_be32(&c, &rid), 0);
+		assert_int_equal(cursor_get_be32(&c, &code), 0);
+		assert_int_equal(cursor_get_be32(&c, &mlen), 0);
+		assert_int_equal(cursor_get_ptr(&c, mlen, &m), 0);
+		assert_int_equal(type, SSH_FXP_STATUS);
+		assert_int_equal(rid, id);
+		assert_int_equal(code, SSH_FX_FAILURE);
+		char msg[600];
+		snprintf(msg, sizeof(msg), "%.*s", (int)mlen, m);
+		assert_string_equal(msg, "smbgate cannot serve this remote: smb://h/s: "
+					 "STATUS_LOGON_FAILURE");
+	}
+	/* the client leaves: so does the server, cleanly */
+	close(to);
+	assert_int_equal(refusal_exit(pid), 0);
+	assert_int_equal(read(from, rep, 1), 0);
+	close(from);
+
+	/* an oversized packet ends it at once, with an error */
+	pid = refusal_start(&to, &from);
+	uint8_t huge[9] = {0, 0x10, 0, 0, SSH_FXP_OPEN, 0, 0, 0, 1};
+	write_all(to, huge, sizeof(huge));
+	assert_int_equal(refusal_exit(pid), 1);
+	assert_int_equal(read(from, rep, 1), 0);
+	close(to);
+	close(from);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,6 +1029,7 @@ int main(void)
 	    cmocka_unit_test(test_read_only),
 	    cmocka_unit_test(test_out_of_order_replies),
 	    cmocka_unit_test(test_close_queued_behind_fstat),
+	    cmocka_unit_test(test_refusal_answers_with_the_reason),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,12 +5,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vfs/backend.h"
 #include "vfs/dircache.h"
 #include "vfs/vfs.h"
 
@@ -316,6 +318,173 @@ static void test_local_cache_mode_off_rules(void **state)
 	lr_stop(&r);
 }
 
+static const char *lr_read(struct local_rig *r, const char *name)
+{
+	static char buf[256];
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", r->dir, name);
+	FILE *f = fopen(p, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static struct vfs_file *lr_open(struct local_rig *r, const char *path, int flags)
+{
+	struct vfs_file *f = NULL;
+	struct done x = RUN(r->c, vfs_open(r->c, path, flags, &f, cb, dp_));
+	if (x.rc != 0)
+		fail_msg("open %s: %d %s", path, x.rc, x.msg);
+	return f;
+}
+
+static int lr_pwrite(struct local_rig *r, struct vfs_file *f, const char *s, uint64_t off)
+{
+	struct done x = RUN(r->c, vfs_write(r->c, f, s, strlen(s), off, cb, dp_));
+	if (x.rc == SMBG_ENOTSUP)
+		assert_non_null(strstr(x.msg, "written sequentially"));
+	return x.rc;
+}
+
+static int lr_ftruncate(struct local_rig *r, struct vfs_file *f, uint64_t size)
+{
+	struct vfs_setattr sa = {.valid = VFS_SET_SIZE, .size = size};
+	struct done x = RUN(r->c, vfs_fsetattr(r->c, f, &sa, cb, dp_));
+	return x.rc;
+}
+
+static void lr_close(struct local_rig *r, struct vfs_file *f)
+{
+	struct done x = RUN(r->c, vfs_close(r->c, f, cb, dp_));
+	assert_int_equal(x.rc, 0);
+}
+
+static void fstat_fails(void *bc, struct vfs_op *op, void *fh, struct vfs_battr *out)
+{
+	(void)bc;
+	(void)fh;
+	(void)out;
+	vfs_op_done(op, SMBG_EIO, "fstat refused by the test");
+}
+
+/* Cache mode off without TRUNC: resume at the end, rewrite from 0, APPEND; sequential only. */
+static void test_local_resume_and_append(void **state)
+{
+	(void)state;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	struct local_rig r;
+	lr_start(&r, &o);
+	lr_write(&r, "f", "01234");
+	/* a resume: the first write at the size the file had, the next ones in sequence */
+	struct vfs_file *f = lr_open(&r, "f", VFS_O_WRITE);
+	assert_string_equal(lr_read(&r, "f"), "01234");
+	assert_int_equal(lr_pwrite(&r, f, "x", 2), SMBG_ENOTSUP); /* neither 0 nor the end */
+	assert_int_equal(lr_pwrite(&r, f, "56", 5), 2);
+	assert_int_equal(lr_pwrite(&r, f, "x", 8), SMBG_ENOTSUP); /* a gap */
+	assert_int_equal(lr_pwrite(&r, f, "x", 5), SMBG_ENOTSUP); /* going back */
+	assert_int_equal(lr_ftruncate(&r, f, 3), SMBG_ENOTSUP);
+	assert_int_equal(lr_ftruncate(&r, f, 7), 0); /* its length already: nothing to do */
+	assert_int_equal(lr_pwrite(&r, f, "789", 7), 3);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "f"), "0123456789");
+	/* rewritten from 0 in place, then cut where the writing ended */
+	f = lr_open(&r, "f", VFS_O_WRITE);
+	assert_int_equal(lr_pwrite(&r, f, "ab", 0), 2);
+	assert_int_equal(lr_pwrite(&r, f, "x", 10), SMBG_ENOTSUP);
+	assert_string_equal(lr_read(&r, "f"), "ab23456789");
+	assert_int_equal(lr_ftruncate(&r, f, 5), SMBG_ENOTSUP);
+	assert_int_equal(lr_ftruncate(&r, f, 2), 0);
+	assert_int_equal(lr_pwrite(&r, f, "c", 2), 1);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "f"), "abc");
+	/* emptied before the first write */
+	f = lr_open(&r, "f", VFS_O_WRITE);
+	assert_int_equal(lr_ftruncate(&r, f, 0), 0);
+	assert_int_equal(lr_pwrite(&r, f, "x", 3), SMBG_ENOTSUP);
+	assert_int_equal(lr_pwrite(&r, f, "xyz", 0), 3);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "f"), "xyz");
+	/* APPEND: at the end whatever the offset, in the order the writes come */
+	f = lr_open(&r, "f", VFS_O_WRITE | VFS_O_APPEND);
+	assert_int_equal(vfs_file_flags(f) & VFS_O_APPEND, VFS_O_APPEND);
+	assert_int_equal(lr_pwrite(&r, f, "1", 0), 1);
+	assert_int_equal(lr_pwrite(&r, f, "2", 99), 1);
+	assert_int_equal(lr_pwrite(&r, f, "3", 1), 1);
+	assert_int_equal(lr_ftruncate(&r, f, 1), SMBG_ENOTSUP);
+	assert_int_equal(lr_ftruncate(&r, f, 6), 0);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "f"), "xyz123");
+	/* a new file with CREAT */
+	f = lr_open(&r, "n", VFS_O_WRITE | VFS_O_APPEND | VFS_O_CREAT);
+	assert_int_equal(lr_pwrite(&r, f, "a", 7), 1);
+	assert_int_equal(lr_pwrite(&r, f, "b", 0), 1);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "n"), "ab");
+	/* TRUNC|APPEND: from an empty file */
+	f = lr_open(&r, "n", VFS_O_WRITE | VFS_O_APPEND | VFS_O_TRUNC);
+	assert_int_equal(lr_pwrite(&r, f, "c", 5), 1);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "n"), "c");
+	/* TRUNC: the first write is at 0 */
+	f = lr_open(&r, "f", VFS_O_WRITE | VFS_O_TRUNC);
+	assert_string_equal(lr_read(&r, "f"), "");
+	assert_int_equal(lr_pwrite(&r, f, "q", 6), SMBG_ENOTSUP);
+	assert_int_equal(lr_pwrite(&r, f, "q", 0), 1);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "f"), "q");
+	/* read+write stays refused, with APPEND too */
+	struct done x = RUN(r.c, vfs_open(r.c, "f", VFS_O_READ | VFS_O_APPEND, &f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_ENOTSUP);
+	lr_stop(&r);
+
+	/* --read-only refuses APPEND opens */
+	o.read_only = 1;
+	lr_start(&r, &o);
+	lr_write(&r, "f", "0");
+	x = RUN(r.c, vfs_open(r.c, "f", VFS_O_APPEND, &f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EROFS);
+	assert_string_equal(lr_read(&r, "f"), "0");
+	lr_stop(&r);
+
+	/* the size cannot be learnt: the open fails and the backend's file is closed again */
+	o.read_only = 0;
+	struct vfs_backend_ops ops = vfs_backend_local;
+	ops.fstat = fstat_fails;
+	strcpy(r.dir, "/tmp/vfs-test-XXXXXX");
+	assert_non_null(mkdtemp(r.dir));
+	char err[256];
+	r.v = vfs_new_with(&ops, r.dir, &o, err, sizeof(err));
+	assert_non_null(r.v);
+	r.c = vfs_conn_new(r.v, err, sizeof(err));
+	assert_non_null(r.c);
+	lr_write(&r, "f", "01234");
+	int fds = count_fds();
+	x = RUN(r.c, vfs_open(r.c, "f", VFS_O_WRITE, &f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EIO);
+	assert_non_null(strstr(x.msg, "fstat refused"));
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(vfs_conn_inflight(r.c), 0);
+	/* with TRUNC the size is known (0) without asking */
+	f = lr_open(&r, "f", VFS_O_WRITE | VFS_O_TRUNC);
+	lr_close(&r, f);
+	assert_int_equal(count_fds(), fds);
+	lr_stop(&r);
+}
+
 static void test_local_read_only_and_no_seek(void **state)
 {
 	(void)state;
@@ -415,6 +584,7 @@ int main(void)
 	    cmocka_unit_test(test_local_listing_and_perms),
 	    cmocka_unit_test(test_local_confinement),
 	    cmocka_unit_test(test_local_cache_mode_off_rules),
+	    cmocka_unit_test(test_local_resume_and_append),
 	    cmocka_unit_test(test_local_read_only_and_no_seek),
 	    cmocka_unit_test(test_local_hash),
 	};
