@@ -131,6 +131,11 @@ int smb_pread_async(struct smb_client *c, struct smb_file *f, void *buf, size_t 
 /* One request: len <= smb_client_max_write(c). rc = bytes written. */
 int smb_pwrite_async(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
 		     uint64_t off, smb_cb cb, void *priv);
+/* The same with the data taken from fd at fd_off by the kernel (sendfile), no copy through user
+ * space. SMBG_ENOTSUP when the session signs or seals, or the dialect cannot; fall back to
+ * smb_pwrite_async then. fd must keep the bytes until the callback runs. */
+int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint64_t fd_off,
+			  size_t len, uint64_t off, smb_cb cb, void *priv);
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 		    void *priv);
 int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
@@ -176,5 +181,13 @@ int smb_read_stream(struct smb_client *c, struct smb_file *f, uint64_t off, uint
 /* Writes everything source yields, from off on. *done receives the bytes written. */
 int smb_write_stream(struct smb_client *c, struct smb_file *f, uint64_t off, smb_source_fn source,
 		     void *priv, uint64_t *done);
+/* Bytes written so far, after each request completes. */
+typedef void (*smb_progress_fn)(void *priv, uint64_t done);
+/* Writes len bytes of the regular file fd from fd_off on, the kernel sending them (sendfile).
+ * SMBG_ENOTSUP before anything is sent when the session cannot (see smb_pwrite_file_async):
+ * use smb_write_stream then. */
+int smb_write_stream_file(struct smb_client *c, struct smb_file *f, uint64_t off, int fd,
+			  uint64_t fd_off, uint64_t len, smb_progress_fn progress, void *priv,
+			  uint64_t *done);
 
 #endif

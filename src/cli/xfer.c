@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/progress.h"
@@ -102,15 +103,29 @@ static ssize_t xfer_source(void *priv, void *buf, size_t n)
 	return (ssize_t)got;
 }
 
+static void xfer_progress(void *priv, uint64_t done)
+{
+	struct xfer_state *x = priv;
+	x->done = done;
+	progress_update(&x->pr, done);
+}
+
 int xfer_upload(struct cli_conn *cc, const struct cli_opts *o, struct smb_file *f,
 		const char *remote, uint64_t size, int fd, const char *local, uint64_t *written)
 {
 	struct xfer_state x = {.fd = fd};
 	uint64_t done = 0;
-	int rc;
+	struct stat st;
+	int rc = SMBG_ENOTSUP;
 
 	progress_start(&x.pr, o->progress, cli_basename(remote), size);
-	rc = smb_write_stream(cc->c, f, 0, xfer_source, &x, &done);
+	/* A regular file goes from the page cache to the socket (sendfile) when the session
+	 * neither signs nor seals; otherwise through the window's buffers. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) == 0)
+		rc = smb_write_stream_file(cc->c, f, 0, fd, 0, (uint64_t)st.st_size, xfer_progress,
+					   &x, &done);
+	if (rc == SMBG_ENOTSUP && done == 0)
+		rc = smb_write_stream(cc->c, f, 0, xfer_source, &x, &done);
 	progress_end(&x.pr, rc >= 0);
 	if (written)
 		*written = done;

@@ -427,6 +427,17 @@ int smb_pwrite_async(struct smb_client *c, struct smb_file *f, const void *buf, 
 	return rc < 0 ? rc : c->ops->write(c, f, buf, len, off, cb, priv);
 }
 
+int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint64_t fd_off,
+			  size_t len, uint64_t off, smb_cb cb, void *priv)
+{
+	int rc = ready(c);
+	if (rc < 0)
+		return rc;
+	if (!c->ops->write_file)
+		return SMBG_ENOTSUP;
+	return c->ops->write_file(c, f, fd, fd_off, len, off, cb, priv);
+}
+
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 		    void *priv)
 {

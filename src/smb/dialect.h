@@ -23,6 +23,10 @@ struct smb_dialect_ops {
 		    smb_cb cb, void *priv);
 	int (*write)(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
 		     uint64_t off, smb_cb cb, void *priv);
+	/* Optional: a write whose data the kernel sends from fd (sendfile); SMBG_ENOTSUP when the
+	 * session cannot take it (signed or sealed). */
+	int (*write_file)(struct smb_client *c, struct smb_file *f, int fd, uint64_t fd_off,
+			  size_t len, uint64_t off, smb_cb cb, void *priv);
 	int (*flush)(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
 	int (*fstat)(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 		     void *priv);

@@ -152,29 +152,28 @@ int smb_mkdir(struct smb_client *c, const char *path)
 	return rename_failure(c, smb_close(c, f), "mkdir", path);
 }
 
-int smb_rmdir(struct smb_client *c, const char *path)
+/* Opens path (kind: SMB_O_DIR or SMB_O_FILE), marks it for deletion and closes it. Setting the
+ * disposition (not delete-on-close at open) reports a non-empty directory. */
+static int delete_path(struct smb_client *c, const char *path, int kind, const char *op)
 {
 	struct smb_file *f;
-	int rc = open_ex(c, path, SMB_O_DIR | SMB_O_DELETE, 0, &f, NULL);
+	int rc = open_ex(c, path, kind | SMB_O_DELETE, 0, &f, NULL);
 	if (rc < 0)
-		return rename_failure(c, rc, "rmdir", path);
-	/* Setting the disposition (not delete-on-close at open) reports a non-empty directory. */
+		return rename_failure(c, rc, op, path);
 	struct sync_ctx s = {0};
 	rc = sync_finish(c, c->ops->set_delete(c, f, 1, sync_cb, &s), &s);
 	int rc2 = smb_close(c, f);
-	return rename_failure(c, rc < 0 ? rc : rc2, "rmdir", path);
+	return rename_failure(c, rc < 0 ? rc : rc2, op, path);
+}
+
+int smb_rmdir(struct smb_client *c, const char *path)
+{
+	return delete_path(c, path, SMB_O_DIR, "rmdir");
 }
 
 int smb_unlink(struct smb_client *c, const char *path)
 {
-	struct smb_file *f;
-	int rc = open_ex(c, path, SMB_O_FILE | SMB_O_DELETE, 0, &f, NULL);
-	if (rc < 0)
-		return rename_failure(c, rc, "rm", path);
-	struct sync_ctx s = {0};
-	rc = sync_finish(c, c->ops->set_delete(c, f, 1, sync_cb, &s), &s);
-	int rc2 = smb_close(c, f);
-	return rename_failure(c, rc < 0 ? rc : rc2, "rm", path);
+	return delete_path(c, path, SMB_O_FILE, "rm");
 }
 
 int smb_rename(struct smb_client *c, const char *from, const char *to, int replace)

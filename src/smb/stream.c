@@ -135,12 +135,60 @@ int smb_read_stream(struct smb_client *c, struct smb_file *f, uint64_t off, uint
 	return rc;
 }
 
-int smb_write_stream(struct smb_client *c, struct smb_file *f, uint64_t off, smb_source_fn source,
-		     void *priv, uint64_t *done)
+/* Where a write stream's bytes come from: a callback filling the window's buffers, or a file
+ * range that the kernel sends itself (no buffers at all then). */
+struct wsource {
+	smb_source_fn source;
+	void *priv;
+	int fd;
+	uint64_t fd_off, left;
+	smb_progress_fn progress;
+	void *ppriv;
+};
+
+/* Fills and submits slot s at offset next: bytes submitted, 0 at the end of the source, < 0. */
+static ssize_t submit_write(struct smb_client *c, struct smb_file *f, uint32_t chunk,
+			    struct slot *s, uint64_t next, struct wsource *src)
+{
+	size_t got = 0;
+	if (src->fd >= 0) {
+		got = src->left < chunk ? (size_t)src->left : chunk;
+	} else {
+		while (got < chunk) {
+			ssize_t n = src->source(src->priv, s->buf + got, chunk - got);
+			if (n < 0)
+				return n;
+			if (n == 0)
+				break;
+			got += (size_t)n;
+		}
+	}
+	if (got == 0)
+		return 0;
+	s->want = got;
+	s->off = next;
+	s->done = 0;
+	s->busy = 1;
+	int rc = src->fd >= 0
+		     ? smb_pwrite_file_async(c, f, src->fd, src->fd_off, got, next, slot_cb, s)
+		     : smb_pwrite_async(c, f, s->buf, got, next, slot_cb, s);
+	if (rc < 0) {
+		s->busy = 0;
+		return rc;
+	}
+	if (src->fd >= 0) {
+		src->fd_off += got;
+		src->left -= got;
+	}
+	return (ssize_t)got;
+}
+
+static int write_window(struct smb_client *c, struct smb_file *f, uint64_t off, struct wsource *src,
+			uint64_t *done)
 {
 	struct window w;
 	uint32_t chunk = smb_client_max_write(c);
-	int rc = window_init(&w, chunk, 1);
+	int rc = window_init(&w, chunk, src->fd < 0);
 	if (rc < 0)
 		return rc;
 	uint64_t next = off, written = 0;
@@ -149,32 +197,14 @@ int smb_write_stream(struct smb_client *c, struct smb_file *f, uint64_t off, smb
 	rc = 0;
 	while (rc == 0) {
 		while (!eof && inflight < w.n) {
-			struct slot *s = &w.slots[(head + inflight) % w.n];
-			size_t got = 0;
-			while (got < chunk) {
-				ssize_t n = source(priv, s->buf + got, chunk - got);
-				if (n < 0) {
-					rc = (int)n;
-					break;
-				}
-				if (n == 0) {
-					eof = 1;
-					break;
-				}
-				got += (size_t)n;
-			}
-			if (rc < 0 || got == 0)
-				break;
-			s->want = got;
-			s->off = next;
-			s->done = 0;
-			s->busy = 1;
-			rc = smb_pwrite_async(c, f, s->buf, got, next, slot_cb, s);
-			if (rc < 0) {
-				s->busy = 0;
+			ssize_t n =
+			    submit_write(c, f, chunk, &w.slots[(head + inflight) % w.n], next, src);
+			if (n <= 0) {
+				rc = (int)n;
+				eof = 1;
 				break;
 			}
-			next += got;
+			next += (uint64_t)n;
 			inflight++;
 		}
 		if (rc < 0 || inflight == 0)
@@ -194,11 +224,31 @@ int smb_write_stream(struct smb_client *c, struct smb_file *f, uint64_t off, smb
 			break;
 		}
 		written += s->want;
+		if (src->progress)
+			src->progress(src->ppriv, written);
 	}
 	window_free(c, &w);
 	if (done)
 		*done = written;
 	return rc;
+}
+
+int smb_write_stream(struct smb_client *c, struct smb_file *f, uint64_t off, smb_source_fn source,
+		     void *priv, uint64_t *done)
+{
+	struct wsource src = {.source = source, .priv = priv, .fd = -1};
+	return write_window(c, f, off, &src, done);
+}
+
+int smb_write_stream_file(struct smb_client *c, struct smb_file *f, uint64_t off, int fd,
+			  uint64_t fd_off, uint64_t len, smb_progress_fn progress, void *priv,
+			  uint64_t *done)
+{
+	if (fd < 0)
+		return SMBG_EINVAL;
+	struct wsource src = {
+	    .fd = fd, .fd_off = fd_off, .left = len, .progress = progress, .ppriv = priv};
+	return write_window(c, f, off, &src, done);
 }
 
 /* smb_pread/smb_pwrite: the same window over the caller's buffer (no staging copies). */

@@ -42,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)smb2_fsinfo_parse(p, n, &fs);
 		struct cursor c;
 		(void)smb2_msg_buffer(&m, (uint32_t)(n & 0xFFFF), (uint32_t)(n >> 4), &c);
+		/* QUERY_DIRECTORY and QUERY_INFO: the output buffer, and a listing in it. */
+		if (smb2_output_buffer(&m, &c) == 0)
+			(void)smb2_dirinfo_parse(c.p, c.len, count_entry, &total);
 		break;
 	}
 	}

@@ -90,27 +90,36 @@ def put_and_read_back(run_smbgate, url, tmp_path, size, read="get", opts=()):
 # ---- sessions seen by smbstatus ---------------------------------------------------------------
 
 
-def _session_seen(server, want, timeout):
+def _session_seen(server, want, timeout, ready):
     deadline = time.time() + timeout
+    seen = None
     while time.time() < deadline:
         for s in server.status().get("sessions", {}).values():
             if s.get("session_dialect") == want:
-                return s
+                seen = s
+                # smbstatus lists a session while its login is still going on
+                if s.get("groupname") != "(auth in progress)" and (ready is None or ready(s)):
+                    return s
         time.sleep(0.2)
+    # the last state seen goes to the caller's assertion, which names what is wrong
+    if seen is not None:
+        return seen
     raise AssertionError(f"no {want} session in smbstatus: {server.status()}")
 
 
 @contextlib.contextmanager
-def held_session(smbgate_bin, url, server, proto, timeout=10):
+def held_session(smbgate_bin, url, server, proto, timeout=10, ready=None):
     """Holds a session open with `smbgate put - URL` (its stdin stays open) and yields the
-    session smbstatus shows on server for dialect `proto` (smbgate's name: "NT1", "3.1.1").
+    session smbstatus shows on server for dialect `proto` (smbgate's name: "NT1", "3.1.1");
+    with `ready`, the first state of it for which ready(session) holds (smbstatus may show the
+    session before its first encrypted request), else the last state seen at the timeout.
     On leaving, stdin is closed: the 1000-byte upload ends and must succeed."""
     p = subprocess.Popen([smbgate_bin, "put", "-", url], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         p.stdin.write(b"x" * 1000)
         p.stdin.flush()
-        yield _session_seen(server, SAMBA_DIALECT[proto], timeout)
+        yield _session_seen(server, SAMBA_DIALECT[proto], timeout, ready)
     finally:
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err.decode()

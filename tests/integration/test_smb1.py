@@ -374,8 +374,9 @@ def test_signing_required_by_server(nt1_signed, run_smbgate, smbgate_bin, tmp_pa
     assert "signing on" in put.stderr
     r = run_smbgate("ls", nt1_url(nt1_signed, "signed", transport=transport))
     assert r.returncode == 0 and "s.bin" in r.stdout
+    signed = lambda s: s["signing"]["degree"] != "none"  # noqa: E731
     with held_session(smbgate_bin, nt1_url(nt1_signed, "signed", "held.bin"), nt1_signed,
-                      "NT1") as s:
+                      "NT1", ready=signed) as s:
         assert s["signing"]["degree"] != "none", s
 
 

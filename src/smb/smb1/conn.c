@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "smb/reply.h"
 #include "smb/smb1/smb1.h"
 #include "util/log.h"
 #include "util/utf16.h"
@@ -98,6 +99,13 @@ void smb1_bytes_end(struct smb1_req *r)
 	}
 }
 
+void smb1_req_add_flags2(struct smb1_req *r, uint16_t bits)
+{
+	/* Flags2 is at offset 10 of the header, after the 4 spare bytes. */
+	const uint8_t *h = r->pdu.p + 4;
+	wbuf_set_le16(&r->pdu, 4 + 10, (uint16_t)(h[10] | (h[11] << 8) | bits));
+}
+
 size_t smb1_hdr_off(const struct smb1_req *r)
 {
 	return r->pdu.len - 4;
@@ -138,6 +146,11 @@ void smb1_done_status(struct smb_client *c, struct smb1_req *r, int err, const s
 		rc = smb1_status_err(c, m, r->ctx ? (const char *)r->ctx : "request",
 				     r->file ? r->file->path : r->path);
 	smb1_complete(c, r, rc);
+}
+
+void smb1_done_reply(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m)
+{
+	smb_reply_keep(r->ctx, err, m ? m->p : NULL, m ? m->len : 0);
 }
 
 /* ---- strings ---- */
@@ -253,35 +266,21 @@ void smb1_handle_release(struct smb_client *c, struct smb_file *f)
 
 /* ---- requests in flight ---- */
 
-static void pending_add(struct smb1_state *s, struct smb1_req *r)
+static struct smb1_req *req_of(struct smb_pending_entry *e)
 {
-	size_t b = r->mid % SMB1_PENDING_BUCKETS;
-	r->next = s->pending[b];
-	s->pending[b] = r;
-	s->npending++;
+	return smb_pending_owner(e, struct smb1_req, pend);
 }
 
 static struct smb1_req *pending_find(struct smb1_state *s, uint16_t mid, int remove)
 {
-	struct smb1_req **pp = &s->pending[mid % SMB1_PENDING_BUCKETS];
-	for (; *pp; pp = &(*pp)->next) {
-		struct smb1_req *r = *pp;
-		if (r->mid == mid) {
-			if (remove) {
-				*pp = r->next;
-				r->next = NULL;
-				s->npending--;
-			}
-			return r;
-		}
-	}
-	return NULL;
+	return req_of(remove ? smb_pending_take(&s->pending, mid)
+			     : smb_pending_find(&s->pending, mid));
 }
 
 size_t smb1_pending(const struct smb_client *c)
 {
 	const struct smb1_state *s = smb1_st(c);
-	return s ? s->npending : 0;
+	return s ? s->pending.n : 0;
 }
 
 static uint16_t alloc_mid(struct smb1_state *s)
@@ -304,16 +303,13 @@ static int send_now(struct smb_client *c, struct smb1_req *r)
 	uint8_t *h = r->pdu.p + 4;
 	size_t hlen = r->pdu.len - 4;
 	r->mid = alloc_mid(s);
-	h[30] = (uint8_t)r->mid;
-	h[31] = (uint8_t)(r->mid >> 8);
+	wbuf_set_le16(&r->pdu, 4 + 30, r->mid);
 	if (s->sign) {
 		/* Each request takes a sequence number, its response the next one
 		 * (MS-CIFS 3.2.4.1.3); a request without a response takes one only. */
 		r->seq = s->seq;
 		s->seq += r->oneway ? 1 : 2;
-		uint16_t f2 = (uint16_t)(h[10] | (h[11] << 8)) | SMB1_FLAGS2_SECURITY_SIGNATURE;
-		h[10] = (uint8_t)f2;
-		h[11] = (uint8_t)(f2 >> 8);
+		smb1_req_add_flags2(r, SMB1_FLAGS2_SECURITY_SIGNATURE);
 		rc = smb1_sign_message(s->mac_key, s->mac_key_len, r->seq, h, hlen, r->payload,
 				       r->payload_len);
 		if (rc < 0)
@@ -330,7 +326,7 @@ static int send_now(struct smb_client *c, struct smb1_req *r)
 		return 0;
 	}
 	r->deadline = c->timeout_ms > 0 ? smb_now_ms() + c->timeout_ms : 0;
-	pending_add(s, r);
+	smb_pending_add(&s->pending, &r->pend, r->mid);
 	return 0;
 }
 
@@ -353,7 +349,7 @@ int smb1_submit(struct smb_client *c, struct smb1_req *r)
 		smb1_req_free(r);
 		return rc;
 	}
-	if (s->waitq_head || s->npending >= s->max_mpx) {
+	if (s->waitq_head || s->pending.n >= s->max_mpx) {
 		if (s->waitq_tail)
 			s->waitq_tail->next = r;
 		else
@@ -370,7 +366,7 @@ int smb1_submit(struct smb_client *c, struct smb1_req *r)
 static void drain_waitq(struct smb_client *c)
 {
 	struct smb1_state *s = smb1_st(c);
-	while (s->waitq_head && s->npending < s->max_mpx && !c->dead) {
+	while (s->waitq_head && s->pending.n < s->max_mpx && !c->dead) {
 		struct smb1_req *r = s->waitq_head;
 		s->waitq_head = r->next;
 		if (!s->waitq_head)
@@ -392,12 +388,10 @@ static int smb2_answer(struct smb_client *c, const uint8_t *buf, size_t len)
 {
 	struct smb1_state *s = smb1_st(c);
 	struct smb1_req *r = NULL;
-	for (size_t b = 0; b < SMB1_PENDING_BUCKETS && !r; b++)
-		for (struct smb1_req *q = s->pending[b]; q; q = q->next)
-			if (q->command == SMB1_COM_NEGOTIATE) {
-				r = q;
-				break;
-			}
+	for (struct smb_pending_entry *e = smb_pending_next(&s->pending, NULL); e && !r;
+	     e = smb_pending_next(&s->pending, e))
+		if (req_of(e)->command == SMB1_COM_NEGOTIATE)
+			r = req_of(e);
 	if (!s->negotiating || !r || s->smb2_reply)
 		return smb_failf(c, SMBG_EPROTO, "unexpected SMB2 message on an SMB1 connection");
 	s->smb2_reply = malloc(len);
@@ -495,14 +489,10 @@ void smb1_fail_all(struct smb_client *c, int err)
 		smb1_req_free(r);
 	}
 	s->waitq_tail = NULL;
-	for (size_t b = 0; b < SMB1_PENDING_BUCKETS; b++) {
-		while (s->pending[b]) {
-			struct smb1_req *r = s->pending[b];
-			s->pending[b] = r->next;
-			s->npending--;
-			r->done(c, r, err, NULL);
-			smb1_req_free(r);
-		}
+	struct smb1_req *r;
+	while ((r = req_of(smb_pending_pop(&s->pending)))) {
+		r->done(c, r, err, NULL);
+		smb1_req_free(r);
 	}
 }
 
@@ -511,10 +501,10 @@ int smb1_expired(struct smb_client *c, int64_t now)
 	struct smb1_state *s = smb1_st(c);
 	if (!s)
 		return 0;
-	for (size_t b = 0; b < SMB1_PENDING_BUCKETS; b++)
-		for (struct smb1_req *r = s->pending[b]; r; r = r->next)
-			if (r->deadline && now > r->deadline)
-				return 1;
+	for (struct smb_pending_entry *e = smb_pending_next(&s->pending, NULL); e;
+	     e = smb_pending_next(&s->pending, e))
+		if (req_of(e)->deadline && now > req_of(e)->deadline)
+			return 1;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smb/fscc.h"
 #include "smb/smb1/smb1.h"
 
 #define BOTH_DIR_FIXED 94 /* bytes before FileName */
@@ -18,19 +19,14 @@ int smb1_find_parse(int unicode, const uint8_t *p, size_t len, smb_dirent_fn fn,
 	*last = NULL;
 	while (off < len) {
 		struct cursor c;
-		uint32_t next, index, attrs, nlen, ea;
-		uint64_t bt, at, wt, ct, eof, alloc;
+		struct smb_stat st;
+		uint32_t next, nlen;
 		uint8_t short_len, reserved;
 		const uint8_t *name;
 		cursor_init(&c, p + off, len - off);
-		if (cursor_get_le32(&c, &next) != 0 || cursor_get_le32(&c, &index) != 0 ||
-		    cursor_get_le64(&c, &bt) != 0 || cursor_get_le64(&c, &at) != 0 ||
-		    cursor_get_le64(&c, &wt) != 0 || cursor_get_le64(&c, &ct) != 0 ||
-		    cursor_get_le64(&c, &eof) != 0 || cursor_get_le64(&c, &alloc) != 0 ||
-		    cursor_get_le32(&c, &attrs) != 0 || cursor_get_le32(&c, &nlen) != 0 ||
-		    cursor_get_le32(&c, &ea) != 0 || cursor_get_u8(&c, &short_len) != 0 ||
-		    cursor_get_u8(&c, &reserved) != 0 || cursor_skip(&c, 24) != 0 ||
-		    cursor_get_ptr(&c, nlen, &name) != 0)
+		if (smb_fscc_dirent_parse(&c, &next, &nlen, &st) != 0 ||
+		    cursor_get_u8(&c, &short_len) != 0 || cursor_get_u8(&c, &reserved) != 0 ||
+		    cursor_skip(&c, 24) != 0 || cursor_get_ptr(&c, nlen, &name) != 0)
 			return SMBG_EPROTO;
 		char *u8;
 		int rc = smb1_get_string(unicode, name, nlen, &u8);
@@ -41,17 +37,6 @@ int smb1_find_parse(int unicode, const uint8_t *p, size_t len, smb_dirent_fn fn,
 				free(u8);
 				return SMBG_ENAME; /* no usable name: the server is broken */
 			}
-			struct smb_stat st;
-			memset(&st, 0, sizeof(st));
-			smb_filetime_to_timespec(bt, &st.btime);
-			smb_filetime_to_timespec(at, &st.atime);
-			smb_filetime_to_timespec(wt, &st.mtime);
-			smb_filetime_to_timespec(ct, &st.ctime);
-			st.size = eof;
-			st.alloc_size = alloc;
-			st.attributes = attrs;
-			st.is_dir = (attrs & SMB1_FILE_ATTRIBUTE_DIRECTORY) != 0;
-			st.nlink = 1;
 			rc = fn(priv, u8, &st);
 			if (rc < 0) {
 				free(u8);

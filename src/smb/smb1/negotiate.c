@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smb/reply.h"
 #include "smb/smb1/smb1.h"
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
@@ -12,29 +13,6 @@
 
 #define SMB1_MAX_MPX_USED 256 /* more in flight buys nothing and costs memory */
 #define SMB1_MIN_BUFFER	  1024
-
-struct neg_ctx {
-	int done;
-	int err;
-	uint8_t *msg;
-	size_t len;
-};
-
-static void neg_done(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m)
-{
-	struct neg_ctx *x = r->ctx;
-	x->done = 1;
-	x->err = err;
-	if (err == 0 && m) { /* m NULL: the answer was SMB2 (kept in the state) */
-		x->msg = malloc(m->len);
-		if (!x->msg) {
-			x->err = SMBG_ENOMEM;
-			return;
-		}
-		memcpy(x->msg, m->p, m->len);
-		x->len = m->len;
-	}
-}
 
 int smb1_negotiate_parse(const struct smb1_msg *m, struct smb1_negotiate_resp *r)
 {
@@ -197,10 +175,11 @@ int smb1_negotiate(struct smb_client *c)
 	/* What we would like; the response decides what stays on. */
 	s->unicode = s->nt_status = s->ext_sec = 1;
 	s->negotiating = 1;
-	struct smb1_req *r = smb1_req_new(c, SMB1_COM_NEGOTIATE, neg_done);
+	struct smb1_req *r = smb1_req_new(c, SMB1_COM_NEGOTIATE, smb1_done_reply);
 	if (!r)
 		return SMBG_ENOMEM;
-	struct neg_ctx x = {0};
+	/* x gets no message when the server answers in SMB2 (smb1_frame keeps that one). */
+	struct smb_reply x = {0};
 	r->ctx = &x;
 	smb1_words_begin(r, 0);
 	smb1_bytes_begin(r);
@@ -210,11 +189,7 @@ int smb1_negotiate(struct smb_client *c)
 		wbuf_put_bytes(&r->pdu, "\x02SMB 2.002", 11);
 	if (c->url.max_protocol > SMB_DIALECT_2_0_2)
 		wbuf_put_bytes(&r->pdu, "\x02SMB 2.???", 11);
-	rc = smb1_submit(c, r);
-	if (rc == 0)
-		rc = smb_wait(c, &x.done);
-	if (rc == 0)
-		rc = x.err;
+	rc = smb_reply_wait(c, smb1_submit(c, r), &x);
 	s->negotiating = 0;
 	s->unicode = s->nt_status = s->ext_sec = 0;
 	if (rc < 0) {

@@ -1,44 +1,28 @@
 /* NT_CREATE_ANDX (MS-CIFS 2.2.4.64): opens, creates and overwrites files and directories. Like
  * SMB2 CREATE, the response carries times, sizes and attributes. No oplock is requested. */
-#include <stdlib.h>
-#include <string.h>
-
+#include "smb/fscc.h"
 #include "smb/ntcreate.h"
 #include "smb/smb1/smb1.h"
-
-#define FILE_SHARE_ALL		0x7 /* read, write, delete */
-#define FILE_DIRECTORY_FILE	0x00000001
-#define FILE_NON_DIRECTORY_FILE 0x00000040
-#define FILE_DELETE_ON_CLOSE	0x00001000
-#define SECURITY_IMPERSONATION	2
 
 int smb1_create_parse(const struct smb1_msg *m, uint16_t *fid, struct smb_stat *st)
 {
 	struct cursor w = m->words;
+	struct smb_fscc_attrs a;
 	uint8_t oplock, dir;
-	uint32_t action, attrs;
-	uint64_t bt, at, wt, ct, alloc, eof;
+	uint32_t action;
 	uint16_t rtype, pipe;
 	/* 34 words; servers asked for the extended response send more, which we skip. */
 	if (m->wct < 34 || cursor_skip(&w, 4) != 0 || cursor_get_u8(&w, &oplock) != 0 ||
 	    cursor_get_le16(&w, fid) != 0 || cursor_get_le32(&w, &action) != 0 ||
-	    cursor_get_le64(&w, &bt) != 0 || cursor_get_le64(&w, &at) != 0 ||
-	    cursor_get_le64(&w, &wt) != 0 || cursor_get_le64(&w, &ct) != 0 ||
-	    cursor_get_le32(&w, &attrs) != 0 || cursor_get_le64(&w, &alloc) != 0 ||
-	    cursor_get_le64(&w, &eof) != 0 || cursor_get_le16(&w, &rtype) != 0 ||
+	    cursor_get_le64(&w, &a.btime) != 0 || cursor_get_le64(&w, &a.atime) != 0 ||
+	    cursor_get_le64(&w, &a.mtime) != 0 || cursor_get_le64(&w, &a.ctime) != 0 ||
+	    cursor_get_le32(&w, &a.attributes) != 0 || cursor_get_le64(&w, &a.alloc_size) != 0 ||
+	    cursor_get_le64(&w, &a.eof) != 0 || cursor_get_le16(&w, &rtype) != 0 ||
 	    cursor_get_le16(&w, &pipe) != 0 || cursor_get_u8(&w, &dir) != 0)
 		return SMBG_EPROTO;
 	if (st) {
-		memset(st, 0, sizeof(*st));
-		smb_filetime_to_timespec(bt, &st->btime);
-		smb_filetime_to_timespec(at, &st->atime);
-		smb_filetime_to_timespec(wt, &st->mtime);
-		smb_filetime_to_timespec(ct, &st->ctime);
-		st->alloc_size = alloc;
-		st->size = eof;
-		st->attributes = attrs;
-		st->is_dir = dir != 0 || (attrs & SMB1_FILE_ATTRIBUTE_DIRECTORY) != 0;
-		st->nlink = 1;
+		smb_fscc_attrs_to_stat(&a, st);
+		st->is_dir = st->is_dir || dir != 0;
 	}
 	return 0;
 }
@@ -78,13 +62,8 @@ int smb1_nt_create(struct smb_client *c, struct smb_file *f, int flags, int opti
 	r->out2 = st;
 	r->cb = cb;
 	r->priv = priv;
-	uint32_t create_opts = 0;
-	if (flags & SMB_O_DIR)
-		create_opts |= FILE_DIRECTORY_FILE;
-	if (flags & SMB_O_FILE)
-		create_opts |= FILE_NON_DIRECTORY_FILE;
-	if (options & SMB_OPEN_DELETE_ON_CLOSE)
-		create_opts |= FILE_DELETE_ON_CLOSE;
+	struct smb_nt_create p;
+	smb_nt_create_init(&p, flags, options);
 	struct wbuf *b = &r->pdu;
 	smb1_words_begin(r, 24);
 	wbuf_put_u8(b, SMB1_COM_NO_ANDX_COMMAND);
@@ -95,14 +74,13 @@ int smb1_nt_create(struct smb_client *c, struct smb_file *f, int flags, int opti
 	wbuf_put_le16(b, 0); /* NameLength, patched */
 	wbuf_put_le32(b, 0); /* Flags: no oplock */
 	wbuf_put_le32(b, 0); /* RootDirectoryFID */
-	wbuf_put_le32(b, smb_nt_desired_access(flags));
+	wbuf_put_le32(b, p.desired_access);
 	wbuf_put_le64(b, 0); /* AllocationSize */
-	wbuf_put_le32(b, (flags & SMB_O_DIR) ? SMB1_FILE_ATTRIBUTE_DIRECTORY
-					     : SMB1_FILE_ATTRIBUTE_NORMAL);
-	wbuf_put_le32(b, FILE_SHARE_ALL);
-	wbuf_put_le32(b, smb_nt_disposition(flags));
-	wbuf_put_le32(b, create_opts);
-	wbuf_put_le32(b, SECURITY_IMPERSONATION);
+	wbuf_put_le32(b, p.file_attributes);
+	wbuf_put_le32(b, p.share_access);
+	wbuf_put_le32(b, p.disposition);
+	wbuf_put_le32(b, p.create_options);
+	wbuf_put_le32(b, p.impersonation);
 	wbuf_put_u8(b, 0); /* SecurityFlags */
 	smb1_bytes_begin(r);
 	size_t pad = s->unicode && (smb1_hdr_off(r) & 1) ? 1 : 0;

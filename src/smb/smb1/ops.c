@@ -58,11 +58,6 @@ static int smb1_login(struct smb_client *c)
 	return 0;
 }
 
-static int smb1_on_frame(struct smb_client *c, uint8_t *buf, size_t len)
-{
-	return smb1_frame(c, buf, len);
-}
-
 const struct smb_dialect_ops smb1_ops = {
     .name = "SMB1",
     .login = smb1_login,
@@ -80,7 +75,7 @@ const struct smb_dialect_ops smb1_ops = {
     .rename = smb1_rename,
     .statfs = smb1_statfs,
     .echo = smb1_echo,
-    .on_frame = smb1_on_frame,
+    .on_frame = smb1_frame,
     .fail_all = smb1_fail_all,
     .pending = smb1_pending,
     .expired = smb1_expired,

@@ -21,20 +21,8 @@ int smb1_allinfo_parse(const uint8_t *p, size_t len, struct smb_stat *st)
 int smb1_fsinfo_parse(uint16_t level, const uint8_t *p, size_t len, struct smb_statfs *st)
 {
 	struct cursor c;
-	uint64_t total, caller, actual = 0;
-	uint32_t spu, bps;
 	cursor_init(&c, p, len);
-	if (cursor_get_le64(&c, &total) != 0 || cursor_get_le64(&c, &caller) != 0 ||
-	    (level == SMB1_PASS_FS_FULL_SIZE_INFORMATION && cursor_get_le64(&c, &actual) != 0) ||
-	    cursor_get_le32(&c, &spu) != 0 || cursor_get_le32(&c, &bps) != 0)
-		return SMBG_EPROTO;
-	if ((uint64_t)spu * bps == 0 || (uint64_t)spu * bps > (1u << 30))
-		return SMBG_EPROTO;
-	st->block_size = (uint64_t)spu * bps;
-	st->total_blocks = total;
-	st->free_blocks = caller;
-	st->avail_blocks = level == SMB1_PASS_FS_FULL_SIZE_INFORMATION ? actual : caller;
-	return 0;
+	return smb_fscc_fs_size_parse(&c, level == SMB1_PASS_FS_FULL_SIZE_INFORMATION, st);
 }
 
 /* Done for stat-like queries: r->out is the smb_stat, r->ctx the operation name. */

@@ -17,6 +17,8 @@
 #include "auth/ntlmssp.h"
 #include "crypto/kdf.h"
 #include "crypto/legacy.h"
+#include "smb/login.h"
+#include "smb/reply.h"
 #include "smb/smb1/smb1.h"
 #include "util/log.h"
 #include "util/utf16.h"
@@ -29,29 +31,6 @@
 
 #define SMB1_ACTION_GUEST 0x0001
 
-struct ss_ctx {
-	int done;
-	int err;
-	uint8_t *msg;
-	size_t len;
-};
-
-static void ss_done(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m)
-{
-	struct ss_ctx *x = r->ctx;
-	x->done = 1;
-	x->err = err;
-	if (err == 0) {
-		x->msg = malloc(m->len);
-		if (!x->msg) {
-			x->err = SMBG_ENOMEM;
-			return;
-		}
-		memcpy(x->msg, m->p, m->len);
-		x->len = m->len;
-	}
-}
-
 static uint32_t client_caps(const struct smb1_state *s)
 {
 	uint32_t caps =
@@ -63,11 +42,6 @@ static uint32_t client_caps(const struct smb1_state *s)
 	if (s->ext_sec)
 		caps |= SMB1_CAP_EXTENDED_SECURITY;
 	return caps;
-}
-
-static const char *user_for_msg(const struct smb_client *c)
-{
-	return c->url.user && *c->url.user ? c->url.user : "(anonymous)";
 }
 
 /* The fields every SESSION_SETUP_ANDX starts with, after the AndX header. */
@@ -93,27 +67,16 @@ static int chain_tcon(struct smb_client *c, struct smb1_req *r)
 	return smb1_tcon_build(c, r);
 }
 
-static void set_flags2(struct smb1_req *r, uint16_t add)
-{
-	uint8_t *h = r->pdu.p + 4;
-	uint16_t f2 = (uint16_t)(h[10] | (h[11] << 8)) | add;
-	h[10] = (uint8_t)f2;
-	h[11] = (uint8_t)(f2 >> 8);
-}
-
-static int send_leg(struct smb_client *c, struct smb1_req *r, struct ss_ctx *x)
+static int send_leg(struct smb_client *c, struct smb1_req *r, struct smb_reply *x)
 {
 	/* Tell the server we want signing when the user requires it; a server that requires
 	 * it signs anyway. */
 	if (c->url.signing_required)
-		set_flags2(r, SMB1_FLAGS2_SECURITY_SIGNATURE | SMB1_FLAGS2_SIGNATURE_REQUIRED);
-	free(x->msg);
-	memset(x, 0, sizeof(*x));
+		smb1_req_add_flags2(r, SMB1_FLAGS2_SECURITY_SIGNATURE |
+					   SMB1_FLAGS2_SIGNATURE_REQUIRED);
+	smb_reply_reset(x);
 	r->ctx = x;
-	int rc = smb1_submit(c, r);
-	if (rc == 0)
-		rc = smb_wait(c, &x->done);
-	return rc < 0 ? rc : x->err;
+	return smb_reply_wait(c, smb1_submit(c, r), x);
 }
 
 /* What the last response said about the logon and the chained tree connect. */
@@ -126,7 +89,7 @@ struct leg {
 	struct smb1_msg tm; /* the TREE_CONNECT_ANDX block */
 };
 
-static int parse_leg(struct smb_client *c, const struct ss_ctx *x, int ext, struct leg *l)
+static int parse_leg(struct smb_client *c, const struct smb_reply *x, int ext, struct leg *l)
 {
 	memset(l, 0, sizeof(*l));
 	if (smb1_check_message(x->msg, x->len, &l->m) != 0 ||
@@ -187,14 +150,14 @@ static int logon_failed(struct smb_client *c, uint32_t status)
 {
 	int err = smbg_err_from_ntstatus(status);
 	char what[300];
-	snprintf(what, sizeof(what), "login as %s@%s", user_for_msg(c), c->url.host);
+	snprintf(what, sizeof(what), "login as %s@%s", smb_login_user(c), c->url.host);
 	struct smb1_msg m = {.status = status};
 	int rc = smb1_status_err(c, &m, what, NULL);
 	return err == SMBG_EACCES ? (c->dead ? rc : SMBG_EAUTH) : rc;
 }
 
 /* After the last leg: signing, guest checks, the chained tree connect. */
-static int finish(struct smb_client *c, const struct ss_ctx *x, const struct leg *l,
+static int finish(struct smb_client *c, const struct smb_reply *x, const struct leg *l,
 		  const uint8_t *key, size_t key_len, const uint8_t *resp, size_t resp_len,
 		  int anonymous, int *tree_done)
 {
@@ -236,7 +199,7 @@ static int finish(struct smb_client *c, const struct ss_ctx *x, const struct leg
 		log_warn("the server asks for signing but did not sign the session: going on "
 			 "unsigned");
 	}
-	log_debug("smb1: logged in as %s (uid 0x%x, action 0x%x)", user_for_msg(c), s->uid,
+	log_debug("smb1: logged in as %s (uid 0x%x, action 0x%x)", smb_login_user(c), s->uid,
 		  l->action);
 	if (l->tcon)
 		c->stage = SMB_STAGE_TREE;
@@ -255,19 +218,12 @@ static int finish(struct smb_client *c, const struct ss_ctx *x, const struct leg
 static int logon_ext(struct smb_client *c, int chain, int *tree_done)
 {
 	struct smb1_state *s = smb1_st(c);
-	struct smb_auth_creds creds = {
-	    .user = c->url.user,
-	    .domain = c->url.domain,
-	    .password = c->url.password,
-	    .workstation = "SMBGATE",
-	    .allow_ntlmv1 = c->url.ntlmv1,
-	};
-	struct smb_auth *a = smb_auth_new(&creds, 1);
+	struct smb_auth *a = smb_login_auth_new(c);
 	if (!a)
 		return SMBG_ENOMEM;
 	struct wbuf tok;
 	wbuf_init(&tok);
-	struct ss_ctx x = {0};
+	struct smb_reply x = {0};
 	const uint8_t *in = s->security_blob;
 	size_t inlen = s->security_blob_len;
 	uint8_t *prev = NULL; /* the previous answer, owned while `in` points into it */
@@ -286,11 +242,11 @@ static int logon_ext(struct smb_client *c, int chain, int *tree_done)
 		if (last < 0 || tok.len > 0xFFFF) {
 			rc = smb_failf(c, last < 0 ? last : SMBG_ETOOBIG,
 				       "login as %s: cannot build the authentication token (%s)",
-				       user_for_msg(c),
+				       smb_login_user(c),
 				       smbg_strerror(last < 0 ? last : SMBG_ETOOBIG));
 			goto out;
 		}
-		struct smb1_req *r = smb1_req_new(c, SMB1_COM_SESSION_SETUP_ANDX, ss_done);
+		struct smb1_req *r = smb1_req_new(c, SMB1_COM_SESSION_SETUP_ANDX, smb1_done_reply);
 		if (!r) {
 			rc = SMBG_ENOMEM;
 			goto out;
@@ -473,7 +429,7 @@ static int logon_plain_once(struct smb_client *c, int chain, int v1, int *tree_d
 	memset(&p, 0, sizeof(p));
 	wbuf_init(&p.nt);
 	p.domain = c->url.domain ? c->url.domain : (s->server_domain ? s->server_domain : "");
-	struct ss_ctx x = {0};
+	struct smb_reply x = {0};
 	struct leg l;
 	int rc = 0;
 	*status = 0;
@@ -481,10 +437,10 @@ static int logon_plain_once(struct smb_client *c, int chain, int v1, int *tree_d
 		rc = v1 ? plain_v1(c, &p) : plain_v2(c, &p);
 	if (rc < 0) {
 		rc = smb_failf(c, rc, "login as %s: cannot compute the challenge response (%s)",
-			       user_for_msg(c), smbg_strerror(rc));
+			       smb_login_user(c), smbg_strerror(rc));
 		goto out;
 	}
-	struct smb1_req *r = smb1_req_new(c, SMB1_COM_SESSION_SETUP_ANDX, ss_done);
+	struct smb1_req *r = smb1_req_new(c, SMB1_COM_SESSION_SETUP_ANDX, smb1_done_reply);
 	if (!r) {
 		rc = SMBG_ENOMEM;
 		goto out;
@@ -515,7 +471,7 @@ static int logon_plain_once(struct smb_client *c, int chain, int v1, int *tree_d
 	if (rc < 0) {
 		smb1_req_free(r);
 		rc = smb_failf(c, rc, "login as %s: the user or domain name cannot be sent",
-			       user_for_msg(c));
+			       smb_login_user(c));
 		goto out;
 	}
 	if ((rc = send_leg(c, r, &x)) < 0 || (rc = parse_leg(c, &x, 0, &l)) < 0)

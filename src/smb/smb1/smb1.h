@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "smb/client.h"
+#include "smb/pending.h"
 #include "util/cursor.h"
 #include "util/wbuf.h"
 
@@ -124,12 +125,7 @@ enum smb1_command {
 #define SMB1_FIND_CLOSE_AT_EOS	     0x0002
 #define SMB1_FIND_CONTINUE_FROM_LAST 0x0008
 
-/* NT_CREATE_ANDX (2.2.4.64): access mask and disposition come from smb/ntcreate.h */
-#define SMB1_FILE_ATTRIBUTE_DIRECTORY 0x0010
-#define SMB1_FILE_ATTRIBUTE_NORMAL    0x0080
-
-#define SMB1_PENDING_BUCKETS 64
-#define SMB1_MID_OPLOCK	     0xFFFF /* an oplock break request from the server */
+#define SMB1_MID_OPLOCK 0xFFFF /* an oplock break request from the server */
 
 struct smb1_req;
 
@@ -166,7 +162,8 @@ struct smb1_trans {
 };
 
 struct smb1_req {
-	struct smb1_req *next; /* hash chain or MaxMpx wait queue */
+	struct smb1_req *next;	       /* MaxMpx wait queue */
+	struct smb_pending_entry pend; /* in smb1_state.pending while in flight, keyed by mid */
 	uint16_t mid;
 	uint8_t command;
 	int oneway;   /* no response comes (oplock break acknowledgement) */
@@ -227,8 +224,7 @@ struct smb1_state {
 	size_t mac_key_len;
 	uint32_t seq;
 	/* requests */
-	struct smb1_req *pending[SMB1_PENDING_BUCKETS];
-	size_t npending;
+	struct smb_pending pending;		  /* requests in flight, by MID */
 	struct smb1_req *waitq_head, *waitq_tail; /* beyond MaxMpxCount */
 	struct smb1_handle *handles;
 	uint32_t search_count; /* entries asked for per FIND round */
@@ -272,6 +268,11 @@ int smb1_status_err(struct smb_client *c, const struct smb1_msg *m, const char *
 /* Done handler for responses that carry nothing we need (r->ctx: op name, r->file or r->path:
  * the path in a failure message). */
 void smb1_done_status(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m);
+/* Done handler for blocking exchanges that parse the response after waiting: r->ctx is a
+ * struct smb_reply (smb/reply.h), which gets the outcome and a copy of the message. */
+void smb1_done_reply(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m);
+/* Sets bits in the header's Flags2 of a request not yet submitted. */
+void smb1_req_add_flags2(struct smb1_req *r, uint16_t bits);
 /* Strings in the bytes block: Unicode (aligned to 2 from the header, NUL-terminated) or OEM.
  * Paths: '/' becomes '\'. SMBG_ENAME when the name cannot be sent (not ASCII on an OEM
  * connection). */

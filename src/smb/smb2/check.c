@@ -103,3 +103,15 @@ int smb2_msg_buffer(const struct smb2_msg *m, uint32_t off, uint32_t len, struct
 	cursor_init(out, m->p + off, len);
 	return 0;
 }
+
+int smb2_output_buffer(const struct smb2_msg *m, struct cursor *out)
+{
+	struct cursor c;
+	uint16_t size, off;
+	uint32_t len;
+	cursor_init(&c, m->p, m->len);
+	if (cursor_seek(&c, SMB2_HDR_SIZE) != 0 || cursor_get_le16(&c, &size) != 0 ||
+	    cursor_get_le16(&c, &off) != 0 || cursor_get_le32(&c, &len) != 0)
+		return SMBG_EPROTO;
+	return smb2_msg_buffer(m, off, len, out);
+}

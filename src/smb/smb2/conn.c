@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "smb/reply.h"
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
 #include "util/utf16.h"
@@ -114,34 +115,25 @@ int smb2_status_err(struct smb_client *c, const struct smb2_msg *m, const char *
 	return smb_fail(c, smbg_err_from_ntstatus(m->status), m->status, op, path);
 }
 
+static struct smb2_req *req_of(struct smb_pending_entry *e)
+{
+	return smb_pending_owner(e, struct smb2_req, pend);
+}
+
 static void pending_add(struct smb2_state *s, struct smb2_req *r)
 {
-	size_t b = r->msg_id % SMB2_PENDING_BUCKETS;
-	r->next = s->pending[b];
-	s->pending[b] = r;
-	s->npending++;
+	smb_pending_add(&s->pending, &r->pend, r->msg_id);
 }
 
 static struct smb2_req *pending_find(struct smb2_state *s, uint64_t id, int remove)
 {
-	struct smb2_req **pp = &s->pending[id % SMB2_PENDING_BUCKETS];
-	for (; *pp; pp = &(*pp)->next) {
-		struct smb2_req *r = *pp;
-		if (r->msg_id == id) {
-			if (remove) {
-				*pp = r->next;
-				r->next = NULL;
-				s->npending--;
-			}
-			return r;
-		}
-	}
-	return NULL;
+	return req_of(remove ? smb_pending_take(&s->pending, id)
+			     : smb_pending_find(&s->pending, id));
 }
 
 size_t smb2_pending(const struct smb_client *c)
 {
-	return c->s2 ? c->s2->npending : 0;
+	return c->s2 ? c->s2->pending.n : 0;
 }
 
 static int should_sign(const struct smb_client *c, const struct smb2_req *r)
@@ -165,6 +157,12 @@ static int should_encrypt(const struct smb_client *c, const struct smb2_req *r)
 	const struct smb2_state *s = c->s2;
 	return s->encrypt && s->have_keys && r->command != SMB2_NEGOTIATE &&
 	       r->command != SMB2_SESSION_SETUP;
+}
+
+int smb2_plain_payloads(const struct smb_client *c)
+{
+	const struct smb2_state *s = c->s2;
+	return s && !s->encrypt && !s->signing_required;
 }
 
 static void make_nonce(struct smb2_state *s, uint8_t nonce[16])
@@ -230,6 +228,11 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 	if (should_sign(c, r))
 		flags |= SMB2_FLAGS_SIGNED;
 	put_le32(h + 16, flags);
+	/* A payload left in a file is neither hashed, signed nor sealed: smb2_write_file only
+	 * takes sessions that need none of it. */
+	if (r->payload_in_file &&
+	    (r->preauth || (flags & SMB2_FLAGS_SIGNED) || should_encrypt(c, r)))
+		return SMBG_ENOTSUP;
 	struct iovec iov[2] = {{h, hlen}, {(void *)r->payload, r->payload_len}};
 	int niov = r->payload_len ? 2 : 1;
 	/* NEGOTIATE is hashed before the dialect is known; the hash is used only for 3.1.1. */
@@ -250,7 +253,10 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 	} else {
 		size_t len;
 		uint8_t *buf = wbuf_take(&r->pdu, &len);
-		rc = smb_transport_queue(&c->t, buf, len, r->payload, r->payload_len);
+		rc = r->payload_in_file
+			 ? smb_transport_queue_file(&c->t, buf, len, r->payload_fd,
+						    r->payload_fd_off, r->payload_len)
+			 : smb_transport_queue(&c->t, buf, len, r->payload, r->payload_len);
 		if (rc < 0)
 			return rc;
 	}
@@ -277,7 +283,7 @@ int smb2_submit(struct smb_client *c, struct smb2_req *r)
 	if (s->large_mtu && r->payload_size > 65536)
 		r->charge = (uint16_t)((r->payload_size + 65535) / 65536);
 	if (s->waitq_head || s->credits < r->charge) {
-		if (s->npending == 0 && s->credits < r->charge) {
+		if (s->pending.n == 0 && s->credits < r->charge) {
 			unsigned charge = r->charge;
 			smb2_req_free(r);
 			return smb_failf(c, SMBG_EPROTO,
@@ -463,14 +469,10 @@ void smb2_fail_all(struct smb_client *c, int err)
 		smb2_req_free(r);
 	}
 	s->waitq_tail = NULL;
-	for (size_t b = 0; b < SMB2_PENDING_BUCKETS; b++) {
-		while (s->pending[b]) {
-			struct smb2_req *r = s->pending[b];
-			s->pending[b] = r->next;
-			s->npending--;
-			r->done(c, r, err, NULL);
-			smb2_req_free(r);
-		}
+	struct smb2_req *r;
+	while ((r = req_of(smb_pending_pop(&s->pending)))) {
+		r->done(c, r, err, NULL);
+		smb2_req_free(r);
 	}
 }
 
@@ -479,10 +481,10 @@ int smb2_expired(struct smb_client *c, int64_t now)
 	struct smb2_state *s = c->s2;
 	if (!s)
 		return 0;
-	for (size_t b = 0; b < SMB2_PENDING_BUCKETS; b++)
-		for (struct smb2_req *r = s->pending[b]; r; r = r->next)
-			if (r->deadline && now > r->deadline)
-				return 1;
+	for (struct smb_pending_entry *e = smb_pending_next(&s->pending, NULL); e;
+	     e = smb_pending_next(&s->pending, e))
+		if (req_of(e)->deadline && now > req_of(e)->deadline)
+			return 1;
 	return 0;
 }
 
@@ -504,4 +506,9 @@ void smb2_done_status(struct smb_client *c, struct smb2_req *r, int err, const s
 		rc = smb2_status_err(c, m, r->ctx ? (const char *)r->ctx : "request",
 				     r->file ? r->file->path : NULL);
 	smb2_complete(c, r, rc);
+}
+
+void smb2_done_reply(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
+{
+	smb_reply_keep(r->ctx, err, m ? m->p : NULL, m ? m->len : 0);
 }

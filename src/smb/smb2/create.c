@@ -1,39 +1,27 @@
 /* SMB2 CREATE (MS-SMB2 2.2.13, 2.2.14): opens, creates and overwrites files and directories.
  * The response carries the times, sizes and attributes, so stat needs no extra round trip. */
-#include <stdlib.h>
-#include <string.h>
-
+#include "smb/fscc.h"
 #include "smb/ntcreate.h"
 #include "smb/smb2/smb2.h"
 
 int smb2_create_parse(const struct smb2_msg *m, uint8_t fid[16], struct smb_stat *st)
 {
 	struct cursor c;
+	struct smb_fscc_attrs a;
 	uint16_t size;
 	uint8_t oplock, flags;
-	uint32_t action, attrs, reserved;
-	uint64_t bt, at, wt, ct, alloc, eof;
+	uint32_t action, reserved;
 	cursor_init(&c, m->p, m->len);
 	if (cursor_seek(&c, SMB2_HDR_SIZE) != 0 || cursor_get_le16(&c, &size) != 0 ||
 	    cursor_get_u8(&c, &oplock) != 0 || cursor_get_u8(&c, &flags) != 0 ||
-	    cursor_get_le32(&c, &action) != 0 || cursor_get_le64(&c, &bt) != 0 ||
-	    cursor_get_le64(&c, &at) != 0 || cursor_get_le64(&c, &wt) != 0 ||
-	    cursor_get_le64(&c, &ct) != 0 || cursor_get_le64(&c, &alloc) != 0 ||
-	    cursor_get_le64(&c, &eof) != 0 || cursor_get_le32(&c, &attrs) != 0 ||
+	    cursor_get_le32(&c, &action) != 0 || cursor_get_le64(&c, &a.btime) != 0 ||
+	    cursor_get_le64(&c, &a.atime) != 0 || cursor_get_le64(&c, &a.mtime) != 0 ||
+	    cursor_get_le64(&c, &a.ctime) != 0 || cursor_get_le64(&c, &a.alloc_size) != 0 ||
+	    cursor_get_le64(&c, &a.eof) != 0 || cursor_get_le32(&c, &a.attributes) != 0 ||
 	    cursor_get_le32(&c, &reserved) != 0 || cursor_get_bytes(&c, fid, 16) != 0)
 		return SMBG_EPROTO;
-	if (st) {
-		memset(st, 0, sizeof(*st));
-		smb_filetime_to_timespec(bt, &st->btime);
-		smb_filetime_to_timespec(at, &st->atime);
-		smb_filetime_to_timespec(wt, &st->mtime);
-		smb_filetime_to_timespec(ct, &st->ctime);
-		st->alloc_size = alloc;
-		st->size = eof;
-		st->attributes = attrs;
-		st->is_dir = (attrs & FILE_ATTRIBUTE_DIRECTORY) != 0;
-		st->nlink = 1;
-	}
+	if (st)
+		smb_fscc_attrs_to_stat(&a, st);
 	return 0;
 }
 
@@ -73,25 +61,20 @@ int smb2_open(struct smb_client *c, const char *path, int flags, int options, st
 	r->out2 = st;
 	r->cb = cb;
 	r->priv = priv;
-	uint32_t create_opts = 0;
-	if (flags & SMB_O_DIR)
-		create_opts |= FILE_DIRECTORY_FILE;
-	if (flags & SMB_O_FILE)
-		create_opts |= FILE_NON_DIRECTORY_FILE;
-	if (options & SMB_OPEN_DELETE_ON_CLOSE)
-		create_opts |= FILE_DELETE_ON_CLOSE;
+	struct smb_nt_create p;
+	smb_nt_create_init(&p, flags, options);
 	struct wbuf *b = &r->pdu;
 	wbuf_put_le16(b, 57);
 	wbuf_put_u8(b, 0); /* SecurityFlags */
 	wbuf_put_u8(b, 0); /* RequestedOplockLevel: none, nothing is cached here */
-	wbuf_put_le32(b, SMB2_IMPERSONATION_IMPERSONATION);
+	wbuf_put_le32(b, p.impersonation);
 	wbuf_put_le64(b, 0);
 	wbuf_put_le64(b, 0);
-	wbuf_put_le32(b, smb_nt_desired_access(flags));
-	wbuf_put_le32(b, (flags & SMB_O_DIR) ? FILE_ATTRIBUTE_DIRECTORY : FILE_ATTRIBUTE_NORMAL);
-	wbuf_put_le32(b, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE);
-	wbuf_put_le32(b, smb_nt_disposition(flags));
-	wbuf_put_le32(b, create_opts);
+	wbuf_put_le32(b, p.desired_access);
+	wbuf_put_le32(b, p.file_attributes);
+	wbuf_put_le32(b, p.share_access);
+	wbuf_put_le32(b, p.disposition);
+	wbuf_put_le32(b, p.create_options);
 	wbuf_put_le16(b, SMB2_HDR_SIZE + 56); /* NameOffset */
 	size_t len_at = b->len;
 	wbuf_put_le16(b, 0);

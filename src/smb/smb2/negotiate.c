@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smb/reply.h"
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
 
@@ -14,31 +15,6 @@ static const uint16_t all_dialects[] = {SMB_DIALECT_2_0_2, SMB_DIALECT_2_1, SMB_
 static const uint16_t ciphers[] = {SMB2_CIPHER_AES128_GCM, SMB2_CIPHER_AES128_CCM,
 				   SMB2_CIPHER_AES256_GCM, SMB2_CIPHER_AES256_CCM};
 static const uint16_t sign_algs[] = {SMB2_SIGN_AES_CMAC, SMB2_SIGN_AES_GMAC, SMB2_SIGN_HMAC_SHA256};
-
-struct neg_ctx {
-	int done;
-	int err;
-	uint8_t *msg;
-	size_t len;
-	uint32_t status;
-};
-
-static void neg_done(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
-{
-	struct neg_ctx *x = r->ctx;
-	x->done = 1;
-	x->err = err;
-	if (err == 0) {
-		x->status = m->status;
-		x->msg = malloc(m->len);
-		if (!x->msg)
-			x->err = SMBG_ENOMEM;
-		else {
-			memcpy(x->msg, m->p, m->len);
-			x->len = m->len;
-		}
-	}
-}
 
 /* Contexts are 8-aligned relative to the SMB2 header, which starts at hdr_at in b. */
 static void put_context(struct wbuf *b, size_t hdr_at, uint16_t type, const struct wbuf *data)
@@ -244,10 +220,10 @@ int smb2_negotiate(struct smb_client *c)
 {
 	struct smb2_state *s = c->s2;
 	uint16_t lo = c->url.min_protocol, hi = c->url.max_protocol;
-	struct smb2_req *r = smb2_req_new(c, SMB2_NEGOTIATE, neg_done);
+	struct smb2_req *r = smb2_req_new(c, SMB2_NEGOTIATE, smb2_done_reply);
 	if (!r)
 		return SMBG_ENOMEM;
-	struct neg_ctx x = {0};
+	struct smb_reply x = {0};
 	r->ctx = &x;
 	struct wbuf *b = &r->pdu;
 	size_t body = b->len; /* header starts at body - 64 */
@@ -295,11 +271,7 @@ int smb2_negotiate(struct smb_client *c)
 	}
 	r->preauth = 1;
 	memset(s->preauth, 0, sizeof(s->preauth));
-	int rc = smb2_submit(c, r);
-	if (rc == 0)
-		rc = smb_wait(c, &x.done);
-	if (rc == 0)
-		rc = x.err;
+	int rc = smb_reply_wait(c, smb2_submit(c, r), &x);
 	if (rc < 0) {
 		free(x.msg);
 		if (rc == SMBG_ECLOSED)

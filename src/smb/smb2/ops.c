@@ -13,11 +13,6 @@ static int smb2_login(struct smb_client *c)
 	return 0;
 }
 
-static int smb2_on_frame(struct smb_client *c, uint8_t *buf, size_t len)
-{
-	return smb2_frame(c, buf, len);
-}
-
 const struct smb_dialect_ops smb2_ops = {
     .name = "SMB2",
     .login = smb2_login,
@@ -26,6 +21,7 @@ const struct smb_dialect_ops smb2_ops = {
     .close = smb2_close,
     .read = smb2_read,
     .write = smb2_write,
+    .write_file = smb2_write_file,
     .flush = smb2_flush,
     .fstat = smb2_fstat,
     .readdir = smb2_readdir,
@@ -35,7 +31,7 @@ const struct smb_dialect_ops smb2_ops = {
     .rename = smb2_rename,
     .statfs = smb2_statfs,
     .echo = smb2_echo,
-    .on_frame = smb2_on_frame,
+    .on_frame = smb2_frame,
     .fail_all = smb2_fail_all,
     .pending = smb2_pending,
     .expired = smb2_expired,

@@ -1,8 +1,8 @@
 /* SMB2 QUERY_DIRECTORY (MS-SMB2 2.2.33, 2.2.34) with FileIdFullDirectoryInformation
  * (MS-FSCC 2.4.18). One call is one round; the caller repeats until rc 0 (NO_MORE_FILES). */
 #include <stdlib.h>
-#include <string.h>
 
+#include "smb/fscc.h"
 #include "smb/smb2/smb2.h"
 #include "util/utf16.h"
 
@@ -14,19 +14,15 @@ int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *pri
 	size_t off = 0;
 	for (;;) {
 		struct cursor c;
-		uint32_t next, index, attrs, nlen, ea, reserved;
-		uint64_t bt, at, wt, ct, eof, alloc, fileid;
+		struct smb_stat st;
+		uint32_t next, nlen, reserved;
 		const uint8_t *name;
 		if (off > len)
 			return SMBG_EPROTO;
 		cursor_init(&c, p + off, len - off);
-		if (cursor_get_le32(&c, &next) != 0 || cursor_get_le32(&c, &index) != 0 ||
-		    cursor_get_le64(&c, &bt) != 0 || cursor_get_le64(&c, &at) != 0 ||
-		    cursor_get_le64(&c, &wt) != 0 || cursor_get_le64(&c, &ct) != 0 ||
-		    cursor_get_le64(&c, &eof) != 0 || cursor_get_le64(&c, &alloc) != 0 ||
-		    cursor_get_le32(&c, &attrs) != 0 || cursor_get_le32(&c, &nlen) != 0 ||
-		    cursor_get_le32(&c, &ea) != 0 || cursor_get_le32(&c, &reserved) != 0 ||
-		    cursor_get_le64(&c, &fileid) != 0 || cursor_get_ptr(&c, nlen, &name) != 0)
+		if (smb_fscc_dirent_parse(&c, &next, &nlen, &st) != 0 ||
+		    cursor_get_le32(&c, &reserved) != 0 || cursor_get_le64(&c, &st.file_id) != 0 ||
+		    cursor_get_ptr(&c, nlen, &name) != 0)
 			return SMBG_EPROTO;
 		int dot =
 		    (nlen == 2 && name[0] == '.' && name[1] == 0) ||
@@ -36,18 +32,6 @@ int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *pri
 			int rc = utf16_to_utf8(name, nlen, &u8, 0);
 			if (rc < 0)
 				return rc;
-			struct smb_stat st;
-			memset(&st, 0, sizeof(st));
-			smb_filetime_to_timespec(bt, &st.btime);
-			smb_filetime_to_timespec(at, &st.atime);
-			smb_filetime_to_timespec(wt, &st.mtime);
-			smb_filetime_to_timespec(ct, &st.ctime);
-			st.size = eof;
-			st.alloc_size = alloc;
-			st.attributes = attrs;
-			st.is_dir = (attrs & FILE_ATTRIBUTE_DIRECTORY) != 0;
-			st.file_id = fileid;
-			st.nlink = 1;
 			rc = fn(priv, u8, &st);
 			free(u8);
 			if (rc < 0)
@@ -72,18 +56,12 @@ static void qd_done(struct smb_client *c, struct smb2_req *r, int err, const str
 		} else if (m->status != STATUS_SUCCESS) {
 			rc = smb2_status_err(c, m, "list", f->path);
 		} else {
-			struct cursor cur, data;
-			uint16_t size, off;
-			uint32_t len;
-			cursor_init(&cur, m->p, m->len);
-			if (cursor_seek(&cur, SMB2_HDR_SIZE) != 0 ||
-			    cursor_get_le16(&cur, &size) != 0 || cursor_get_le16(&cur, &off) != 0 ||
-			    cursor_get_le32(&cur, &len) != 0 ||
-			    smb2_msg_buffer(m, off, len, &data) != 0) {
+			struct cursor data;
+			if (smb2_output_buffer(m, &data) != 0) {
 				rc = smb_failf(c, SMBG_EPROTO,
 					       "list %s: malformed QUERY_DIRECTORY response",
 					       f->path);
-			} else if (len == 0) {
+			} else if (data.len == 0) {
 				f->dir_done = 1;
 				rc = 0;
 			} else {

@@ -1,7 +1,5 @@
 /* SMB2 QUERY_INFO (MS-SMB2 2.2.37, 2.2.38): FileAllInformation for fstat (its basic, standard
  * and internal parts, MS-FSCC 2.4.2) and FileFsFullSizeInformation (MS-FSCC 2.5.4). */
-#include <string.h>
-
 #include "smb/fscc.h"
 #include "smb/smb2/smb2.h"
 
@@ -24,20 +22,8 @@ int smb2_allinfo_parse(const uint8_t *p, size_t len, struct smb_stat *st)
 int smb2_fsinfo_parse(const uint8_t *p, size_t len, struct smb_statfs *st)
 {
 	struct cursor c;
-	uint64_t total, caller, actual;
-	uint32_t spu, bps;
 	cursor_init(&c, p, len);
-	if (cursor_get_le64(&c, &total) != 0 || cursor_get_le64(&c, &caller) != 0 ||
-	    cursor_get_le64(&c, &actual) != 0 || cursor_get_le32(&c, &spu) != 0 ||
-	    cursor_get_le32(&c, &bps) != 0)
-		return SMBG_EPROTO;
-	if ((uint64_t)spu * bps == 0 || (uint64_t)spu * bps > (1u << 30))
-		return SMBG_EPROTO;
-	st->block_size = (uint64_t)spu * bps;
-	st->total_blocks = total;
-	st->free_blocks = caller;
-	st->avail_blocks = actual;
-	return 0;
+	return smb_fscc_fs_size_parse(&c, 1, st);
 }
 
 static void qi_done(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
@@ -48,14 +34,8 @@ static void qi_done(struct smb_client *c, struct smb2_req *r, int err, const str
 		if (m->status != STATUS_SUCCESS && m->status != STATUS_BUFFER_OVERFLOW) {
 			rc = smb2_status_err(c, m, r->u64 ? "statfs" : "stat", path);
 		} else {
-			struct cursor cur, data;
-			uint16_t size, off;
-			uint32_t len;
-			cursor_init(&cur, m->p, m->len);
-			if (cursor_seek(&cur, SMB2_HDR_SIZE) != 0 ||
-			    cursor_get_le16(&cur, &size) != 0 || cursor_get_le16(&cur, &off) != 0 ||
-			    cursor_get_le32(&cur, &len) != 0 ||
-			    smb2_msg_buffer(m, off, len, &data) != 0)
+			struct cursor data;
+			if (smb2_output_buffer(m, &data) != 0)
 				rc = SMBG_EPROTO;
 			else if (r->u64)
 				rc = smb2_fsinfo_parse(data.p, data.len, r->out);

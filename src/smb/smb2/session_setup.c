@@ -7,35 +7,15 @@
 #include <openssl/crypto.h>
 
 #include "auth/auth.h"
+#include "smb/login.h"
+#include "smb/reply.h"
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
 
-struct ss_ctx {
-	int done;
-	int err;
-	uint8_t *msg;
-	size_t len;
-};
-
-static void ss_done(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
+static int send_leg(struct smb_client *c, const struct wbuf *tok, struct smb_reply *x)
 {
-	struct ss_ctx *x = r->ctx;
-	x->done = 1;
-	x->err = err;
-	if (err == 0) {
-		x->msg = malloc(m->len);
-		if (!x->msg) {
-			x->err = SMBG_ENOMEM;
-			return;
-		}
-		memcpy(x->msg, m->p, m->len);
-		x->len = m->len;
-	}
-}
-
-static int send_leg(struct smb_client *c, const struct wbuf *tok, struct ss_ctx *x)
-{
-	struct smb2_req *r = smb2_req_new(c, SMB2_SESSION_SETUP, ss_done);
+	smb_reply_reset(x);
+	struct smb2_req *r = smb2_req_new(c, SMB2_SESSION_SETUP, smb2_done_reply);
 	if (!r)
 		return SMBG_ENOMEM;
 	r->ctx = x;
@@ -55,11 +35,7 @@ static int send_leg(struct smb_client *c, const struct wbuf *tok, struct ss_ctx 
 	wbuf_put_le16(b, (uint16_t)tok->len); /* SecurityBufferLength */
 	wbuf_put_le64(b, 0);		      /* PreviousSessionId */
 	wbuf_put_bytes(b, tok->p, tok->len);
-	memset(x, 0, sizeof(*x));
-	int rc = smb2_submit(c, r);
-	if (rc == 0)
-		rc = smb_wait(c, &x->done);
-	return rc < 0 ? rc : x->err;
+	return smb_reply_wait(c, smb2_submit(c, r), x);
 }
 
 static int parse_resp(const uint8_t *p, size_t len, struct smb2_msg *m, uint16_t *flags,
@@ -82,27 +58,15 @@ static int parse_resp(const uint8_t *p, size_t len, struct smb2_msg *m, uint16_t
 	return 0;
 }
 
-static const char *user_for_msg(const struct smb_client *c)
-{
-	return c->url.user && *c->url.user ? c->url.user : "(anonymous)";
-}
-
 int smb2_session_setup(struct smb_client *c)
 {
 	struct smb2_state *s = c->s2;
-	struct smb_auth_creds creds = {
-	    .user = c->url.user,
-	    .domain = c->url.domain,
-	    .password = c->url.password,
-	    .workstation = "SMBGATE",
-	    .allow_ntlmv1 = c->url.ntlmv1,
-	};
-	struct smb_auth *a = smb_auth_new(&creds, 1);
+	struct smb_auth *a = smb_login_auth_new(c);
 	if (!a)
 		return SMBG_ENOMEM;
 	struct wbuf tok;
 	wbuf_init(&tok);
-	struct ss_ctx x = {0};
+	struct smb_reply x = {0};
 	const uint8_t *in = s->security_blob;
 	size_t inlen = s->security_blob_len;
 	int rc;
@@ -121,11 +85,9 @@ int smb2_session_setup(struct smb_client *c)
 			rc = smb_failf(c, rc,
 				       "login as %s: cannot build the authentication token "
 				       "(%s)",
-				       user_for_msg(c), smbg_strerror(rc));
+				       smb_login_user(c), smbg_strerror(rc));
 			goto out;
 		}
-		free(x.msg);
-		x.msg = NULL;
 		rc = send_leg(c, &tok, &x);
 		free(prev);
 		prev = NULL;
@@ -154,7 +116,7 @@ int smb2_session_setup(struct smb_client *c)
 		if (m.status != STATUS_SUCCESS) {
 			int err = smbg_err_from_ntstatus(m.status);
 			char what[300];
-			snprintf(what, sizeof(what), "login as %s@%s", user_for_msg(c),
+			snprintf(what, sizeof(what), "login as %s@%s", smb_login_user(c),
 				 c->url.host);
 			rc = smb_fail(c, err == SMBG_EACCES ? SMBG_EAUTH : err, m.status, what,
 				      NULL);
@@ -225,7 +187,7 @@ int smb2_session_setup(struct smb_client *c)
 	}
 	c->signing = s->signing_required && s->have_keys;
 	c->encryption = s->encrypt;
-	log_debug("logged in as %s (session flags 0x%x)", user_for_msg(c), s->session_flags);
+	log_debug("logged in as %s (session flags 0x%x)", smb_login_user(c), s->session_flags);
 	rc = 0;
 out:
 	free(prev);

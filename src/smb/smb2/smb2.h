@@ -11,6 +11,7 @@
 #include "crypto/seal.h"
 #include "crypto/sign.h"
 #include "smb/client.h"
+#include "smb/pending.h"
 #include "util/cursor.h"
 #include "util/wbuf.h"
 
@@ -79,19 +80,6 @@ enum smb2_command {
 #define SMB2_SHARE_TYPE_DISK	    0x01
 #define SMB2_SHAREFLAG_ENCRYPT_DATA 0x00008000
 
-/* 2.2.13 CREATE (access mask and disposition: smb/ntcreate.h) */
-#define FILE_SHARE_READ			 0x1
-#define FILE_SHARE_WRITE		 0x2
-#define FILE_SHARE_DELETE		 0x4
-#define FILE_DIRECTORY_FILE		 0x00000001
-#define FILE_NON_DIRECTORY_FILE		 0x00000040
-#define FILE_DELETE_ON_CLOSE		 0x00001000
-#define FILE_ATTRIBUTE_READONLY		 0x0001
-#define FILE_ATTRIBUTE_HIDDEN		 0x0002
-#define FILE_ATTRIBUTE_DIRECTORY	 0x0010
-#define FILE_ATTRIBUTE_NORMAL		 0x0080
-#define SMB2_IMPERSONATION_IMPERSONATION 2
-
 /* 2.2.33 QUERY_DIRECTORY; 2.2.37 QUERY_INFO (MS-FSCC 2.4 / 2.5 classes) */
 #define SMB2_RESTART_SCANS		   0x01
 #define FILE_ID_FULL_DIRECTORY_INFORMATION 0x26
@@ -125,7 +113,8 @@ typedef void (*smb2_done_fn)(struct smb_client *c, struct smb2_req *r, int err,
 			     const struct smb2_msg *m);
 
 struct smb2_req {
-	struct smb2_req *next; /* hash chain or credit wait queue */
+	struct smb2_req *next;	       /* credit wait queue */
+	struct smb_pending_entry pend; /* in smb2_state.pending while in flight, keyed by msg_id */
 	uint64_t msg_id;
 	uint16_t command;
 	uint16_t charge;       /* credits this request costs (>= 1) */
@@ -138,6 +127,9 @@ struct smb2_req {
 	struct wbuf pdu;    /* 4 spare bytes + header + body; the payload is separate */
 	const void *payload;
 	size_t payload_len;
+	int payload_in_file; /* payload_len bytes of payload_fd at payload_fd_off (sendfile) */
+	int payload_fd;
+	uint64_t payload_fd_off;
 	smb2_done_fn done;
 	/* user completion */
 	smb_cb cb;
@@ -149,8 +141,6 @@ struct smb2_req {
 	struct smb_file *file;
 	uint64_t u64;
 };
-
-#define SMB2_PENDING_BUCKETS 256
 
 struct smb2_state {
 	uint64_t next_msg_id;
@@ -174,8 +164,7 @@ struct smb2_state {
 	uint8_t session_preauth[64]; /* session preauth hash (during SESSION_SETUP) */
 	uint64_t nonce_counter;
 	uint8_t nonce_salt[4];
-	struct smb2_req *pending[SMB2_PENDING_BUCKETS];
-	size_t npending;
+	struct smb_pending pending;		  /* requests in flight, by MessageId */
 	struct smb2_req *waitq_head, *waitq_tail; /* waiting for credits */
 	uint8_t *security_blob;			  /* from NEGOTIATE (SPNEGO hint) */
 	size_t security_blob_len;
@@ -206,6 +195,9 @@ int smb2_status_err(struct smb_client *c, const struct smb2_msg *m, const char *
 /* Done handler for responses that carry nothing we need: maps the status; r->ctx names the
  * operation (a static string) and r->file the path in a failure message. */
 void smb2_done_status(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m);
+/* Done handler for blocking exchanges that parse the response after waiting: r->ctx is a
+ * struct smb_reply (smb/reply.h), which gets the outcome and a copy of the message. */
+void smb2_done_reply(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m);
 /* Calls the request's user callback (if any) with rc. */
 void smb2_complete(struct smb_client *c, struct smb2_req *r, int rc);
 /* Encodes a share-relative '/' path as UTF-16LE with '\' separators. */
@@ -217,6 +209,9 @@ int smb2_check_message(const uint8_t *p, size_t len, struct smb2_msg *m);
 /* A sub-cursor over [off, off+len) of the message, with off counted from the header start.
  * len 0 gives an empty cursor whatever off is. */
 int smb2_msg_buffer(const struct smb2_msg *m, uint32_t off, uint32_t len, struct cursor *out);
+/* The OutputBuffer of a QUERY_DIRECTORY or QUERY_INFO response, which share their layout
+ * (2.2.34, 2.2.38: StructureSize 9, 16-bit offset, 32-bit length), as a sub-cursor. */
+int smb2_output_buffer(const struct smb2_msg *m, struct cursor *out);
 
 /* ---- commands ---- */
 int smb2_negotiate(struct smb_client *c);
@@ -232,6 +227,12 @@ int smb2_read(struct smb_client *c, struct smb_file *f, void *buf, size_t len, u
 	      smb_cb cb, void *priv);
 int smb2_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len, uint64_t off,
 	       smb_cb cb, void *priv);
+/* WRITE whose payload is fd's bytes at fd_off, sent by the kernel (sendfile). SMBG_ENOTSUP when
+ * the session signs or seals (the payload must pass through user space then). */
+int smb2_write_file(struct smb_client *c, struct smb_file *f, int fd, uint64_t fd_off, size_t len,
+		    uint64_t off, smb_cb cb, void *priv);
+/* Whether requests on this session go out unsigned and unsealed. */
+int smb2_plain_payloads(const struct smb_client *c);
 int smb2_flush(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
 int smb2_fstat(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 	       void *priv);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,8 @@ struct smb_outbuf {
 	size_t owned_len;
 	const uint8_t *payload;
 	size_t payload_len;
+	int file_fd; /* >= 0: the payload is file_fd's bytes at file_off, sent with sendfile */
+	off_t file_off;
 	size_t sent;
 };
 
@@ -145,12 +148,12 @@ void smb_transport_close(struct smb_link *t)
 	t->in_frame = 0;
 }
 
-int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len, const void *payload,
-			size_t payload_len)
+static int queue_frame(struct smb_link *t, uint8_t *owned, size_t owned_len, const void *payload,
+		       int file_fd, uint64_t file_off, size_t payload_len)
 {
 	/* owned carries 4 spare bytes in front for the frame header. */
 	size_t len = owned_len - 4 + payload_len;
-	if (owned_len < 4 || len > t->frame_max) {
+	if (owned_len < 4 || len > t->frame_max || file_off > (uint64_t)INT64_MAX) {
 		free(owned);
 		return SMBG_ETOOBIG;
 	}
@@ -167,6 +170,8 @@ int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len, co
 	o->owned_len = owned_len;
 	o->payload = payload;
 	o->payload_len = payload_len;
+	o->file_fd = file_fd;
+	o->file_off = (off_t)file_off;
 	if (t->out_tail)
 		t->out_tail->next = o;
 	else
@@ -176,12 +181,80 @@ int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len, co
 	return 0;
 }
 
+int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len, const void *payload,
+			size_t payload_len)
+{
+	return queue_frame(t, owned, owned_len, payload, -1, 0, payload_len);
+}
+
+int smb_transport_queue_file(struct smb_link *t, uint8_t *owned, size_t owned_len, int fd,
+			     uint64_t off, size_t len)
+{
+	return queue_frame(t, owned, owned_len, NULL, fd, off, len);
+}
+
+/* Drops n sent bytes from the front of the queue. */
+static void consume(struct smb_link *t, size_t n)
+{
+	t->out_bytes -= n;
+	while (n && t->out_head) {
+		struct smb_outbuf *o = t->out_head;
+		size_t rem = o->owned_len + o->payload_len - o->sent;
+		if (n < rem) {
+			o->sent += n;
+			return;
+		}
+		n -= rem;
+		t->out_head = o->next;
+		if (!t->out_head)
+			t->out_tail = NULL;
+		free(o->owned);
+		free(o);
+	}
+}
+
+static int write_failed(void)
+{
+	log_debug("socket write failed: %s", strerror(errno));
+	return errno == EPIPE || errno == ECONNRESET ? SMBG_ECLOSED : SMBG_EIO;
+}
+
+/* The head frame's header is out and its payload lives in a file: the kernel moves it from the
+ * page cache to the socket, no copy through user space. */
+static int flush_file_payload(struct smb_link *t)
+{
+	struct smb_outbuf *o = t->out_head;
+	size_t done = o->sent - o->owned_len;
+	off_t pos = o->file_off + (off_t)done;
+	ssize_t w = sendfile(t->fd, o->file_fd, &pos, o->payload_len - done);
+	if (w < 0) {
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		return write_failed();
+	}
+	if (w == 0) {
+		/* The frame length is already on the wire: the connection cannot go on. */
+		log_error(
+		    "the local file ended before its upload did (it was truncated meanwhile)");
+		return SMBG_EIO;
+	}
+	consume(t, (size_t)w);
+	return 1;
+}
+
 int smb_transport_flush(struct smb_link *t)
 {
 	while (t->out_head) {
+		struct smb_outbuf *h = t->out_head;
+		if (h->file_fd >= 0 && h->sent >= h->owned_len) {
+			int rc = flush_file_payload(t);
+			if (rc <= 0)
+				return rc;
+			continue;
+		}
 		struct iovec iov[IOV_BATCH];
-		int n = 0;
-		for (struct smb_outbuf *o = t->out_head; o && n + 2 <= IOV_BATCH; o = o->next) {
+		int n = 0, more = 0;
+		for (struct smb_outbuf *o = h; o && n + 2 <= IOV_BATCH; o = o->next) {
 			size_t s = o->sent;
 			if (s < o->owned_len) {
 				iov[n].iov_base = o->owned + s;
@@ -191,39 +264,27 @@ int smb_transport_flush(struct smb_link *t)
 			} else {
 				s -= o->owned_len;
 			}
+			if (o->file_fd >= 0) {
+				/* its payload follows by sendfile: tell TCP more is coming */
+				more = 1;
+				break;
+			}
 			if (o->payload_len > s) {
 				iov[n].iov_base = (void *)(o->payload + s);
 				iov[n].iov_len = o->payload_len - s;
 				n++;
 			}
 		}
-		ssize_t w = writev(t->fd, iov, n);
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t w = sendmsg(t->fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			log_debug("socket write failed: %s", strerror(errno));
-			return errno == EPIPE || errno == ECONNRESET ? SMBG_ECLOSED : SMBG_EIO;
+			return write_failed();
 		}
-		size_t left = (size_t)w;
-		t->out_bytes -= left;
-		while (left && t->out_head) {
-			struct smb_outbuf *o = t->out_head;
-			size_t total = o->owned_len + o->payload_len;
-			size_t rem = total - o->sent;
-			if (left < rem) {
-				o->sent += left;
-				left = 0;
-				break;
-			}
-			left -= rem;
-			t->out_head = o->next;
-			if (!t->out_head)
-				t->out_tail = NULL;
-			free(o->owned);
-			free(o);
-		}
+		consume(t, (size_t)w);
 	}
 	return 0;
 }

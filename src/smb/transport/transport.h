@@ -52,6 +52,11 @@ void smb_transport_close(struct smb_link *t);
  * payload is borrowed until the frame is written (or the transport closed). */
 int smb_transport_queue(struct smb_link *t, uint8_t *owned, size_t owned_len, const void *payload,
 			size_t payload_len);
+/* The same with the payload read from fd at off when it is sent (sendfile: no copy through user
+ * space). fd must stay open and the bytes present until the frame is written; a file that ends
+ * early fails the connection, since the frame length is already sent. */
+int smb_transport_queue_file(struct smb_link *t, uint8_t *owned, size_t owned_len, int fd,
+			     uint64_t off, size_t len);
 /* Writes as much queued output as the socket takes. 0, or < 0 on a socket error. */
 int smb_transport_flush(struct smb_link *t);
 /* Reads what is available and calls fn per frame. 0, SMBG_ECLOSED on EOF, < 0 on error. */

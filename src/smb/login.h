@@ -1,0 +1,15 @@
+/* What the SMB1 and SMB2 logons share: the authenticator for the URL's credentials and the name
+ * that login messages show. */
+#ifndef SMBGATE_LOGIN_H
+#define SMBGATE_LOGIN_H
+
+#include "auth/auth.h"
+#include "smb/client.h"
+
+/* An SPNEGO authenticator (auth/auth.h) for the URL's user, domain, password and NTLMv1 choice;
+ * NULL on allocation failure. Caller frees with smb_auth_free. */
+struct smb_auth *smb_login_auth_new(const struct smb_client *c);
+/* The URL's user, or "(anonymous)" when it has none. */
+const char *smb_login_user(const struct smb_client *c);
+
+#endif
