@@ -27,9 +27,7 @@ bench/results-<date>.json.
 
 import argparse
 import datetime
-import hashlib
 import json
-import mmap
 import os
 import platform
 import shutil
@@ -44,35 +42,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "rig"))
 from samba import SambaServer, BIG_FILES  # noqa: E402
 
+from common import sha256, tool_version, warm_memory, write_random  # noqa: E402
+
 BIG = "bench-big.bin"
 TIMEOUT = 600
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 22)
-            if not b:
-                return h.hexdigest()
-            h.update(b)
-
-
-def write_random(path, size):
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 1 << 24)
-            f.write(os.urandom(n))
-            left -= n
-
-
-def tool_version(cmd):
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        return (r.stdout or r.stderr).splitlines()[0].strip()
-    except (OSError, IndexError, subprocess.TimeoutExpired):
-        return None
 
 
 class Bench:
@@ -118,17 +91,6 @@ class Bench:
             return secs, rss, f"exit {r.returncode}: " + " | ".join(err[-3:])
         return secs, rss, None
 
-    def warm(self):
-        """Touches and frees as much anonymous memory as a transfer fills. This VM returns
-        freed pages to its host a few seconds after they are freed, and taking them back costs
-        up to 3 s per GiB (dd into a fresh tmpfs file: 0.4 s to 3 s); done right before every
-        transfer run, every tool gets pages the guest already holds, and the noise goes."""
-        n = self.size + (256 << 20)
-        m = mmap.mmap(-1, n)
-        for off in range(0, n, 4096):
-            m[off] = 1
-        m.close()
-
     def measure(self, test, specs, runs, warm=False):
         """Runs each spec (a dict: tool, cmd, and optionally before, check, stdout_path, env,
         nbytes) `runs` times, the tools taking turns round by round (the first tool of each
@@ -150,7 +112,7 @@ class Bench:
                 if sp.get("before"):
                     sp["before"]()
                 if warm:
-                    self.warm()
+                    warm_memory(self.size)
                 secs, rss, error = self.run_once(sp["cmd"], sp.get("stdout_path"),
                                                  sp.get("env"))
                 if error is None and sp.get("check"):

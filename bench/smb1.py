@@ -11,12 +11,12 @@ Measures, each --runs times (median; the tools take turns within each round), a 
   put   smbgate put, smbclient -m NT1 put, curl -T
 Every client is held to SMB1 (smbgate: max-protocol=NT1; smbclient: -m NT1 and client min
 protocol NT1; curl speaks only SMB1). Every transfer is checked (size each run, SHA-256 on the
-first). MB/s is 10^6 bytes per second. Results also go to bench/results-smb1-<date>.json.
+first); before every get and put run the memory the transfer fills is touched and freed
+(bench/common.py: warm_memory). MB/s is 10^6 bytes per second. Results also go to bench/results-smb1-<date>.json.
 """
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -31,24 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "rig"))
 from samba import SambaServer  # noqa: E402
 
+from common import sha256, warm_memory, write_random  # noqa: E402
+
 TIMEOUT = 600
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 22), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
-def write_random(path, size):
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 1 << 24)
-            f.write(os.urandom(n))
-            left -= n
 
 
 class Run:
@@ -57,9 +42,11 @@ class Run:
         self.size = a.size_mib << 20
         self.results = []
 
-    def once(self, cmd, before=None):
+    def once(self, cmd, before=None, warm=False):
         if before:
             before()
+        if warm:
+            warm_memory(self.size)
         t0 = time.monotonic()
         try:
             r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -84,7 +71,7 @@ class Run:
             for (test, tool, cmd, check, before), st in zip(cases, state):
                 if st["err"]:
                     continue
-                secs, err = self.once(cmd, before)
+                secs, err = self.once(cmd, before, warm=test in ("get", "put"))
                 if err is None:
                     err = check(i == 0)
                 if err:
