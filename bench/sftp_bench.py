@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/sftp_bench.py [--runs 3] [--size-mib 1024] [--smbgate build/smbgate]
                                          [--ciphers chacha20-poly1305@openssh.com,aes128-gcm@openssh.com]
+                                         [--only smbgate,rclone,sshd] [--tests small-up,small-down]
 
 Starts the test rig's Samba (tests/rig/samba.py) on tmpfs and three SFTP servers on loopback:
   smbgate   `smbgate serve sftp` over the share (smb://)
@@ -16,9 +17,11 @@ and drives each with the same client, OpenSSH's sftp/ssh (key login), for each c
   md5sum    `ssh host md5sum FILE` of the 1 GiB file (sshd runs coreutils); coreutils md5sum
             on the local file is measured alongside
   rss       peak RSS of the smbgate and rclone server processes (VmHWM) over the run
-Medians of --runs runs. Every transfer is checked (size every run, SHA-256 on the first), so a
-broken server cannot post a fast figure; a failing step prints FAILED and the run goes on.
-MB/s is 10^6 bytes/s. Results go to bench/results-sftp-<date>.json.
+--tests picks some of get,put,ls,small-up,small-down,md5sum (default: all); the 1 GiB files
+are made only when a test needs them. Medians of --runs runs. Every transfer is checked (size
+every run, SHA-256 on the first), so a broken server cannot post a fast figure; a failing step
+prints FAILED and the run goes on. MB/s is 10^6 bytes/s. Results go to
+bench/results-sftp-<date>.json (or --results FILE).
 """
 
 import argparse
@@ -44,6 +47,7 @@ from samba import SambaServer  # noqa: E402
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
 SMALL_FILES = 1000
+TESTS = ("get", "put", "ls", "small-up", "small-down", "md5sum")
 TIMEOUT = 900
 
 
@@ -123,8 +127,18 @@ def main():
     ap.add_argument("--smbgate", default=str(REPO / "build" / "smbgate"))
     ap.add_argument("--ciphers",
                     default="chacha20-poly1305@openssh.com,aes128-gcm@openssh.com")
-    ap.add_argument("--only", default="smbgate,rclone,sshd")
+    ap.add_argument("--only", default="smbgate,rclone,sshd",
+                    help="servers to run (comma-separated)")
+    ap.add_argument("--tests", default=",".join(TESTS),
+                    help="tests to run (comma-separated): " + ",".join(TESTS))
+    ap.add_argument("--results", help="JSON results file (default "
+                    "bench/results-sftp-DATE.json)")
     args = ap.parse_args()
+    want = set(args.tests.split(","))
+    if not want or want - set(TESTS):
+        ap.error(f"--tests: unknown test(s) {','.join(sorted(want - set(TESTS)))}; "
+                 f"known: {','.join(TESTS)}")
+    big_needed = bool(want & {"get", "put", "md5sum"})
     size = args.size_mib * 1024 * 1024
     ciphers = args.ciphers.split(",")
     only = set(args.only.split(","))
@@ -152,24 +166,29 @@ def main():
         pw = pwd.getpwnam(samba.user)
         area = share / "bench"
         (area / "small").mkdir(parents=True)
-        write_random(area / "big.bin", size)
+        if big_needed:
+            write_random(area / "big.bin", size)
         for i in range(SMALL_FILES):
             (area / "small" / f"s{i:04d}").write_bytes(os.urandom(4096))
-        for p in [area, area / "big.bin", area / "small", *(area / "small").iterdir()]:
+        for p in [area, *([area / "big.bin"] if big_needed else []), area / "small",
+                  *(area / "small").iterdir()]:
             os.chown(p, pw.pw_uid, pw.pw_gid)
         local = work / "local"
         (local / "small").mkdir(parents=True)
-        write_random(local / "big.bin", size)
+        if big_needed:
+            write_random(local / "big.bin", size)
         for i in range(SMALL_FILES):
             (local / "small" / f"u{i:04d}").write_bytes(os.urandom(4096))
-        big_sha = sha256(local / "big.bin")
-        share_sha = sha256(area / "big.bin")
+        big_sha = sha256(local / "big.bin") if big_needed else None
+        share_sha = sha256(area / "big.bin") if big_needed else None
         # sshd serves copies of the same data from tmpfs
         sroot = work / "sshd-root"
         (sroot / "bench").mkdir(parents=True)
-        shutil.copy(area / "big.bin", sroot / "bench" / "big.bin")
+        if big_needed:
+            shutil.copy(area / "big.bin", sroot / "bench" / "big.bin")
         shutil.copytree(area / "small", sroot / "bench" / "small")
-        shutil.copytree(samba.share_path("big"), sroot / "big")
+        if "ls" in want:
+            shutil.copytree(samba.share_path("big"), sroot / "big")
 
         peers = {}
         if "smbgate" in only:
@@ -257,88 +276,99 @@ def main():
                                    str(peer.port), f"{peer.login}@127.0.0.1", command],
                                   capture_output=True, text=True, timeout=TIMEOUT)
 
+        def test_get(run, cipher, name, pp, pbig, tag):
+            out = work / "out.bin"
+            # checked into a file once, timed into /dev/null (a fresh tmpfs file costs this
+            # VM about a second per GiB of page faults, which would hide the servers'
+            # differences)
+            if run == 0 and cipher == ciphers[0]:
+                r = sftp(pp, [f"get {pp.root}/big.bin {out}"], cipher)
+                ok = r.returncode == 0 and out.exists() and sha256(out) == share_sha
+                if out.exists():
+                    out.unlink()
+                if not ok:
+                    print(f"{tag} get FAILED the content check {r.stderr[-200:]}", flush=True)
+                    record("get", name, cipher, None)
+                    return
+            secs, r = timed(lambda: sftp(pp, [f"get {pp.root}/big.bin /dev/null"], cipher))
+            ok = r.returncode == 0
+            record("get", name, cipher, secs if ok else None)
+            print(f"{tag} get {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                  flush=True)
+
+        def test_put(run, cipher, name, pp, pbig, tag):
+            cs = cipher.split("@")[0].split("-")[0]
+            up = f"{pp.root}/up-{run}-{cs}.bin"
+            secs, r = timed(lambda: sftp(pp, [f"put {local}/big.bin {up}"], cipher))
+            target = (sroot / "bench" if name == "sshd" else area) / f"up-{run}-{cs}.bin"
+            ok = r.returncode == 0 and target.exists() and target.stat().st_size == size
+            if ok and run == 0:
+                ok = sha256(target) == big_sha
+            record("put", name, cipher, secs if ok else None)
+            print(f"{tag} put {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                  flush=True)
+            if target.exists():
+                target.unlink()
+
+        def test_ls(run, cipher, name, pp, pbig, tag):
+            # ls of 10,000 entries
+            secs, r = timed(lambda: sftp(pbig, [f"ls -l {pbig.root}"], cipher))
+            n = sum(1 for line in r.stdout.splitlines() if "small-" in line)
+            ok = r.returncode == 0 and n >= 10000
+            record("ls", name, cipher, secs if ok else None)
+            print(f"{tag} ls {secs:.2f}s {'ok' if ok else f'FAILED ({n} entries)'}", flush=True)
+
+        def test_small_up(run, cipher, name, pp, pbig, tag):
+            cs = cipher.split("@")[0].split("-")[0]
+            dst = f"{pp.root}/up-small-{run}-{cs}"
+            secs, r = timed(lambda: sftp(pp, [f"put -r {local}/small/ {dst}"], cipher))
+            tdir = (sroot / "bench" if name == "sshd" else area) / f"up-small-{run}-{cs}"
+            ok = r.returncode == 0 and tdir.exists() and \
+                len(list(tdir.iterdir())) == SMALL_FILES
+            record("small-up", name, cipher, secs if ok else None)
+            print(f"{tag} small-up {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                  flush=True)
+            shutil.rmtree(tdir, ignore_errors=True)
+
+        def test_small_down(run, cipher, name, pp, pbig, tag):
+            down = work / "down-small"
+            shutil.rmtree(down, ignore_errors=True)
+            down.mkdir()
+            secs, r = timed(lambda: sftp(pp, [f"get -r {pp.root}/small {down}/"], cipher))
+            got = list((down / "small").iterdir()) if (down / "small").exists() else []
+            ok = r.returncode == 0 and len(got) == SMALL_FILES
+            record("small-down", name, cipher, secs if ok else None)
+            print(f"{tag} small-down {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+                  flush=True)
+            shutil.rmtree(down, ignore_errors=True)
+
+        def test_md5sum(run, cipher, name, pp, pbig, tag):
+            secs, r = timed(lambda: ssh(pp, f"md5sum {pp.root}/big.bin", cipher))
+            digest = hashlib.md5((area / "big.bin").read_bytes()).hexdigest() \
+                if run == 0 and cipher == ciphers[0] and name == list(peers)[0] else None
+            ok = r.returncode == 0 and len(r.stdout.split()) >= 1 and \
+                len(r.stdout.split()[0]) == 32
+            if ok and digest:
+                ok = r.stdout.split()[0] == digest
+            record("md5sum", name, cipher, secs if ok else None)
+            print(f"{tag} md5sum {secs:.2f}s "
+                  f"{'ok' if ok else 'FAILED ' + (r.stderr or r.stdout)[-200:]}", flush=True)
+
+        test_fns = {"get": test_get, "put": test_put, "ls": test_ls,
+                    "small-up": test_small_up, "small-down": test_small_down,
+                    "md5sum": test_md5sum}
         for run in range(args.runs):
             for cipher in ciphers:
                 for name, (pp, pbig) in peers.items():
                     tag = f"run {run + 1} {cipher.split('@')[0]} {name}"
-                    out = work / "out.bin"
-                    # get: checked into a file once, timed into /dev/null (a fresh tmpfs
-                    # file costs this VM about a second per GiB of page faults, which would
-                    # hide the servers' differences)
-                    if run == 0 and cipher == ciphers[0]:
-                        r = sftp(pp, [f"get {pp.root}/big.bin {out}"], cipher)
-                        ok = r.returncode == 0 and out.exists() and sha256(out) == share_sha
-                        if out.exists():
-                            out.unlink()
-                        if not ok:
-                            print(f"{tag} get FAILED the content check {r.stderr[-200:]}",
-                                  flush=True)
-                            record("get", name, cipher, None)
-                            continue
-                    secs, r = timed(lambda: sftp(pp, [f"get {pp.root}/big.bin /dev/null"],
-                                                 cipher))
-                    ok = r.returncode == 0
-                    record("get", name, cipher, secs if ok else None)
-                    print(f"{tag} get {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
-                          flush=True)
-                    # put
-                    cs = cipher.split("@")[0].split("-")[0]
-                    up = f"{pp.root}/up-{run}-{cs}.bin"
-                    secs, r = timed(lambda: sftp(pp, [f"put {local}/big.bin {up}"], cipher))
-                    target = (sroot / "bench" if name == "sshd" else area) / f"up-{run}-{cs}.bin"
-                    ok = r.returncode == 0 and target.exists() and target.stat().st_size == size
-                    if ok and run == 0:
-                        ok = sha256(target) == big_sha
-                    record("put", name, cipher, secs if ok else None)
-                    print(f"{tag} put {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
-                          flush=True)
-                    if target.exists():
-                        target.unlink()
-                    # ls of 10,000 entries
-                    secs, r = timed(lambda: sftp(pbig, [f"ls -l {pbig.root}"], cipher))
-                    n = sum(1 for line in r.stdout.splitlines() if "small-" in line)
-                    ok = r.returncode == 0 and n >= 10000
-                    record("ls", name, cipher, secs if ok else None)
-                    print(f"{tag} ls {secs:.2f}s {'ok' if ok else f'FAILED ({n} entries)'}",
-                          flush=True)
-                    # 1,000 small files up and down
-                    cs = cipher.split("@")[0].split("-")[0]
-                    dst = f"{pp.root}/up-small-{run}-{cs}"
-                    secs, r = timed(lambda: sftp(pp, [f"put -r {local}/small/ {dst}"], cipher))
-                    tdir = (sroot / "bench" if name == "sshd" else area) / f"up-small-{run}-{cs}"
-                    ok = r.returncode == 0 and tdir.exists() and \
-                        len(list(tdir.iterdir())) == SMALL_FILES
-                    record("small-up", name, cipher, secs if ok else None)
-                    print(f"{tag} small-up {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
-                          flush=True)
-                    shutil.rmtree(tdir, ignore_errors=True)
-                    down = work / "down-small"
-                    shutil.rmtree(down, ignore_errors=True)
-                    down.mkdir()
-                    secs, r = timed(lambda: sftp(pp, [f"get -r {pp.root}/small {down}/"],
-                                                 cipher))
-                    got = list((down / "small").iterdir()) if (down / "small").exists() else []
-                    ok = r.returncode == 0 and len(got) == SMALL_FILES
-                    record("small-down", name, cipher, secs if ok else None)
-                    print(f"{tag} small-down {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
-                          flush=True)
-                    shutil.rmtree(down, ignore_errors=True)
-                    # md5sum over ssh
-                    secs, r = timed(lambda: ssh(pp, f"md5sum {pp.root}/big.bin", cipher))
-                    want = hashlib.md5((area / "big.bin").read_bytes()).hexdigest() \
-                        if run == 0 and cipher == ciphers[0] and name == list(peers)[0] \
-                        else None
-                    ok = r.returncode == 0 and len(r.stdout.split()) >= 1 and \
-                        len(r.stdout.split()[0]) == 32
-                    if ok and want:
-                        ok = r.stdout.split()[0] == want
-                    record("md5sum", name, cipher, secs if ok else None)
-                    print(f"{tag} md5sum {secs:.2f}s {'ok' if ok else 'FAILED ' + (r.stderr or r.stdout)[-200:]}",
-                          flush=True)
-            # coreutils md5sum on the same machine, the reference for the md5sum target
-            secs, r = timed(lambda: subprocess.run(["md5sum", str(local / "big.bin")],
-                                                   capture_output=True))
-            record("md5sum", "coreutils", "-", secs)
+                    for t in TESTS:
+                        if t in want:
+                            test_fns[t](run, cipher, name, pp, pbig, tag)
+            if "md5sum" in want:
+                # coreutils md5sum on the same machine, the reference for the md5sum target
+                secs, r = timed(lambda: subprocess.run(["md5sum", str(local / "big.bin")],
+                                                       capture_output=True))
+                record("md5sum", "coreutils", "-", secs)
         for name, (pp, pbig) in peers.items():
             if pp.proc:
                 results.setdefault("rss_kib", {})[name] = max(
@@ -372,7 +402,7 @@ def main():
         lines.append("| test | " + " | ".join(peer_names) +
                      " | smbgate/rclone | smbgate/sshd |")
         lines.append("|---" * (len(peer_names) + 3) + "|")
-        for name in ("get", "put", "ls", "small-up", "small-down", "md5sum"):
+        for name in (t for t in TESTS if t in want):
             cells = []
             vals = {}
             for p in peer_names:
@@ -401,7 +431,8 @@ def main():
     text = "\n".join(lines)
     print(text)
     results["table"] = text
-    out = REPO / "bench" / f"results-sftp-{datetime.date.today().isoformat()}.json"
+    out = Path(args.results) if args.results else \
+        REPO / "bench" / f"results-sftp-{datetime.date.today().isoformat()}.json"
     out.write_text(json.dumps(results, indent=1))
     print(f"\nresults: {out}")
 

@@ -123,6 +123,10 @@ size_t smb_client_pending(const struct smb_client *c);
 
 int smb_open_async(struct smb_client *c, const char *path, int flags, struct smb_file **out,
 		   smb_cb cb, void *priv);
+/* The same; st (optional) receives the attributes the server returned with the open (no extra
+ * request). */
+int smb_open_stat_async(struct smb_client *c, const char *path, int flags, struct smb_file **out,
+			struct smb_stat *st, smb_cb cb, void *priv);
 /* Closes and frees f (also when the close fails on the wire). */
 int smb_close_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
 /* One request: len <= smb_client_max_read(c). rc = bytes read, 0 at end of file. */

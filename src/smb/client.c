@@ -403,6 +403,13 @@ int smb_open_async(struct smb_client *c, const char *path, int flags, struct smb
 	return rc < 0 ? rc : c->ops->open(c, path, flags, 0, out, NULL, cb, priv);
 }
 
+int smb_open_stat_async(struct smb_client *c, const char *path, int flags, struct smb_file **out,
+			struct smb_stat *st, smb_cb cb, void *priv)
+{
+	int rc = ready(c);
+	return rc < 0 ? rc : c->ops->open(c, path, flags, 0, out, st, cb, priv);
+}
+
 int smb_close_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv)
 {
 	int rc = ready(c);

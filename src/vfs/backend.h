@@ -52,7 +52,10 @@ struct vfs_backend_ops {
 
 	void (*stat)(void *bc, struct vfs_op *op, const char *path, struct vfs_battr *out);
 	void (*readdir)(void *bc, struct vfs_op *op, const char *path, struct vfs_dir *out);
-	void (*open)(void *bc, struct vfs_op *op, const char *path, int flags, void **fh);
+	/* attr receives the file's attributes as the open found them (read by the VFS only when
+	 * the open succeeded): a server's open reply carries them, so they cost nothing. */
+	void (*open)(void *bc, struct vfs_op *op, const char *path, int flags, void **fh,
+		     struct vfs_battr *attr);
 	void (*read)(void *bc, struct vfs_op *op, void *fh, void *buf, size_t len, uint64_t off);
 	void (*write)(void *bc, struct vfs_op *op, void *fh, const void *buf, size_t len,
 		      uint64_t off);
@@ -64,6 +67,10 @@ struct vfs_backend_ops {
 	void (*fsync)(void *bc, struct vfs_op *op, void *fh);
 	/* Closes and frees fh, also on failure. */
 	void (*close)(void *bc, struct vfs_op *op, void *fh);
+	/* Optional: starts closing fh and frees it without waiting for the server's answer;
+	 * whatever is submitted on this connection afterwards reaches the server after the close.
+	 * NULL: the VFS uses close and waits. */
+	void (*close_nowait)(void *bc, void *fh);
 	void (*mkdir)(void *bc, struct vfs_op *op, const char *path);
 	void (*rmdir)(void *bc, struct vfs_op *op, const char *path);
 	void (*unlink)(void *bc, struct vfs_op *op, const char *path);

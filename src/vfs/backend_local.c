@@ -266,7 +266,8 @@ static void local_readdir(void *bc, struct vfs_op *op, const char *path, struct 
 	vfs_op_done(op, rc, NULL);
 }
 
-static void local_open(void *bc, struct vfs_op *op, const char *path, int flags, void **fh)
+static void local_open(void *bc, struct vfs_op *op, const char *path, int flags, void **fh,
+		       struct vfs_battr *attr)
 {
 	struct local *l = bc;
 	int o;
@@ -301,6 +302,7 @@ static void local_open(void *bc, struct vfs_op *op, const char *path, int flags,
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
 		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	battr_from_stat(&st, attr);
 	*fh = fd_fh(fd);
 	vfs_op_done(op, 0, NULL);
 }

@@ -1,9 +1,9 @@
 /* The SMB backend: every connection (SSH connection thread) owns its own smb_client, polled
- * in that thread's event loop. Reads, writes, opens, closes, fstat and flush go through the
- * client's asynchronous API, so a client's pipelined SFTP reads are SMB reads in flight
- * together; a request longer than the negotiated maximum is split into several, all in
- * flight. Path operations (stat, listing, mkdir, rename...) use the blocking calls, which
- * keep servicing the connection, so requests already in flight complete meanwhile.
+ * in that thread's event loop. Reads, writes, opens, closes, stat, fstat and flush go through
+ * the client's asynchronous API, so a client's pipelined SFTP requests are SMB requests in
+ * flight together; a request longer than the negotiated maximum is split into several, all
+ * in flight. The other path operations (listing, mkdir, rename...) use the blocking calls,
+ * which keep servicing the connection, so requests already in flight complete meanwhile.
  *
  * Nothing here knows the dialect (SMB1 or SMB2/3): that is the client's business. */
 #include <errno.h>
@@ -56,9 +56,9 @@ struct smb_req {
 	struct smb_part *parts;
 	struct smb_part part1; /* storage when there is one part */
 	struct smb_file *f;
-	void **fh;  /* open: where the handle goes */
-	char *path; /* owned copy for an async open */
-	struct vfs_battr *ba;
+	void **fh;	      /* open: where the handle goes */
+	char *path;	      /* owned copy for an async open */
+	struct vfs_battr *ba; /* open, stat, fstat: where the attributes go */
 	struct smb_stat st;
 };
 
@@ -177,7 +177,7 @@ static void smb_fini(void *bs)
 static unsigned smb_caps(void *bs)
 {
 	(void)bs;
-	return VFS_CAP_FSYNC;
+	return VFS_CAP_FSYNC | VFS_CAP_REMOTE;
 }
 
 static size_t smb_io_size(void *bs)
@@ -250,13 +250,28 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 	return bc;
 }
 
+/* Services c until nothing is pending (or a second passes without an answer). */
+static void client_drain(struct smb_client *c)
+{
+	while (smb_client_pending(c) > 0 && smb_client_fd(c) >= 0) {
+		struct pollfd p = {.fd = smb_client_fd(c), .events = smb_client_events(c)};
+		int r = poll(&p, 1, 1000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || smb_client_service(c, p.revents) < 0)
+			return;
+	}
+}
+
 static void smb_conn_close(void *p)
 {
 	struct smb_conn *bc = p;
 	if (!bc)
 		return;
 	struct smb_shared *sh = bc->sh;
-	/* every file was closed before (vfs_conn_free): a healthy connection goes back */
+	/* every file was closed before (vfs_conn_free), some without waiting for the answer:
+	 * collect those answers, then a healthy connection goes back */
+	client_drain(bc->c);
 	if (smb_client_pending(bc->c) == 0 && pool_usable(bc->c)) {
 		pthread_mutex_lock(&sh->lock);
 		if (sh->npool < POOL_MAX) {
@@ -387,13 +402,15 @@ static void open_done(struct smb_client *c, int rc, void *priv)
 	if (rc < 0) {
 		vfs_op_done(r->op, rc, smb_client_errmsg(c));
 	} else {
+		battr_from(&r->st, r->ba);
 		*r->fh = r->f;
 		vfs_op_done(r->op, 0, NULL);
 	}
 	req_free(r);
 }
 
-static void smb_open_op(void *p, struct vfs_op *op, const char *path, int flags, void **fh)
+static void smb_open_op(void *p, struct vfs_op *op, const char *path, int flags, void **fh,
+			struct vfs_battr *attr)
 {
 	struct smb_conn *bc = p;
 	struct smb_req *r = calloc(1, sizeof(*r));
@@ -401,6 +418,7 @@ static void smb_open_op(void *p, struct vfs_op *op, const char *path, int flags,
 		return vfs_op_done(op, SMBG_ENOMEM, NULL);
 	r->op = op;
 	r->fh = fh;
+	r->ba = attr;
 	r->path = share_path(bc, path);
 	if (!r->path) {
 		req_free(r);
@@ -417,7 +435,7 @@ static void smb_open_op(void *p, struct vfs_op *op, const char *path, int flags,
 		sf |= SMB_O_EXCL;
 	if (flags & VFS_O_TRUNC)
 		sf |= SMB_O_TRUNC;
-	int rc = smb_open_async(bc->c, r->path, sf, &r->f, open_done, r);
+	int rc = smb_open_stat_async(bc->c, r->path, sf, &r->f, &r->st, open_done, r);
 	if (rc < 0) {
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
 		req_free(r);
@@ -437,6 +455,16 @@ static void smb_close_op(void *p, struct vfs_op *op, void *fh)
 	int rc = smb_close_async(bc->c, fh, simple_done, op);
 	if (rc < 0) /* the handle is freed either way */
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
+}
+
+static void smb_close_nowait_op(void *p, void *fh)
+{
+	struct smb_conn *bc = p;
+	/* requests go out in the order they are submitted: whatever follows reaches the server
+	 * after this close; its answer is read by a later service */
+	(void)smb_close_async(bc->c, fh, NULL, NULL); /* frees fh, also on failure */
+	/* on the wire now, before the client hears that the file is closed */
+	(void)smb_client_service(bc->c, 0);
 }
 
 static void fstat_done(struct smb_client *c, int rc, void *priv)
@@ -472,6 +500,48 @@ static void smb_fsync_op(void *p, struct vfs_op *op, void *fh)
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
 }
 
+/* stat: an open that asks for no access returns the attributes; the handle is closed without
+ * waiting (stats in flight together overlap). */
+static void stat_done(struct smb_client *c, int rc, void *priv)
+{
+	struct smb_req *r = priv;
+	if (rc < 0) {
+		/* named as the operation the client asked for, as smb_stat does */
+		const char *m = smb_client_errmsg(c);
+		char msg[512];
+		if (strncmp(m, "open ", 5) == 0) {
+			snprintf(msg, sizeof(msg), "stat %s", m + 5);
+			m = msg;
+		}
+		vfs_op_done(r->op, rc, m);
+	} else {
+		battr_from(&r->st, r->ba);
+		(void)smb_close_async(c, r->f, NULL, NULL);
+		vfs_op_done(r->op, 0, NULL);
+	}
+	req_free(r);
+}
+
+static void smb_stat_op(void *p, struct vfs_op *op, const char *path, struct vfs_battr *out)
+{
+	struct smb_conn *bc = p;
+	struct smb_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return vfs_op_done(op, SMBG_ENOMEM, NULL);
+	r->op = op;
+	r->ba = out;
+	r->path = share_path(bc, path);
+	if (!r->path) {
+		req_free(r);
+		return vfs_op_done(op, SMBG_ENAME, NULL);
+	}
+	int rc = smb_open_stat_async(bc->c, r->path, 0, &r->f, &r->st, stat_done, r);
+	if (rc < 0) {
+		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
+		req_free(r);
+	}
+}
+
 /* ---- blocking operations (the client services the connection while it waits) ---- */
 
 static void smb_truncate_op(void *p, struct vfs_op *op, void *fh, uint64_t size)
@@ -503,20 +573,6 @@ static void smb_setattr_op(void *p, struct vfs_op *op, const char *path, void *f
 			rc = rc2;
 	}
 	free(sp);
-	done_sync(bc, op, rc);
-}
-
-static void smb_stat_op(void *p, struct vfs_op *op, const char *path, struct vfs_battr *out)
-{
-	struct smb_conn *bc = p;
-	char *sp = share_path(bc, path);
-	if (!sp)
-		return vfs_op_done(op, SMBG_ENAME, NULL);
-	struct smb_stat st;
-	int rc = smb_stat(bc->c, sp, &st);
-	free(sp);
-	if (rc == 0)
-		battr_from(&st, out);
 	done_sync(bc, op, rc);
 }
 
@@ -615,6 +671,7 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .setattr = smb_setattr_op,
     .fsync = smb_fsync_op,
     .close = smb_close_op,
+    .close_nowait = smb_close_nowait_op,
     .mkdir = smb_mkdir_op,
     .rmdir = smb_rmdir_op,
     .unlink = smb_unlink_op,

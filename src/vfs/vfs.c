@@ -1,6 +1,19 @@
 /* The VFS core: options and policy (read-only, cache mode `off`, no-seek, perms), the
  * directory cache, and the completion queue that makes every callback run from
- * vfs_conn_run() on the connection's own thread. */
+ * vfs_conn_run() on the connection's own thread.
+ *
+ * Round trips a file handle saves (each costs a server round trip on the SMB backend):
+ * - what the server said about a file moments ago is still the answer: the attributes its
+ *   open returned answer the first FSTAT, and an end of file a read found answers the next
+ *   read at or past it. "Moments" is FRESH_MS, and nothing changed through the VFS meanwhile
+ *   (struct vfs's gen, bumped by every change on any connection). Without a lease nothing
+ *   orders another SMB client's change against our requests anyway; each answer is used
+ *   once, so a reader polling the end of a growing file asks the server the next time.
+ * - a small file opened for reading is read ahead at open (VFS_CAP_REMOTE backends), so the
+ *   client's first READ finds its data here;
+ * - a file opened for reading only is closed without waiting for the server (close_nowait):
+ *   such a close cannot fail in a way the client could act on, and the next request on the
+ *   connection reaches the server after it. */
 #include "vfs/vfs.h"
 
 #include <errno.h>
@@ -19,6 +32,8 @@
 #define OP_MSG_MAX    200
 #define OP_FREE_MAX   256
 #define DIRCACHE_DIRS 4096
+#define FRESH_MS      1000	  /* what the server said this recently still holds */
+#define PREFETCH_MAX  (64 * 1024) /* files up to this size are read ahead at open */
 
 struct vfs {
 	struct vfs_opts o;
@@ -26,6 +41,13 @@ struct vfs {
 	void *bs;
 	struct dircache *dc; /* NULL when --dir-cache-time 0 */
 	struct timespec start;
+	atomic_uint gen; /* bumped by every change made through this VFS, on any connection */
+};
+
+/* When something was learned from the server: it holds while fresh_ok(). ms 0: nothing. */
+struct fresh {
+	int64_t ms; /* CLOCK_MONOTONIC */
+	unsigned gen;
 };
 
 struct vfs_conn {
@@ -51,6 +73,20 @@ struct vfs_file {
 	int wrote;
 	unsigned pending_times; /* VFS_SET_ATIME/MTIME to apply at close */
 	struct timespec atime, mtime;
+	int refs;   /* the handle's owner, plus reads and the read-ahead in flight */
+	int closed; /* vfs_close called: nothing more is learned or started */
+	/* what the server said lately (see the top of the file) */
+	struct vfs_battr oattr; /* the attributes the open returned */
+	struct fresh oattr_fr;
+	uint64_t eof_off; /* the file ended here when a read looked */
+	struct fresh eof_fr;
+	/* read-ahead of a small file: data [0, pf_got); pf_eof: the file ended there */
+	uint8_t *pf_buf;
+	size_t pf_got;
+	int pf_pending, pf_eof;
+	struct fresh pf_fr;
+	struct vfs_op *pf_wait_head, *pf_wait_tail; /* reads waiting for the read-ahead */
+	struct vfs_op *close_wait;		    /* a close waiting for it */
 };
 
 /* One operation in flight. `then` lets the VFS chain backend steps: it runs from
@@ -78,6 +114,10 @@ struct vfs_op {
 	void *fh;	 /* a file the chain opened itself */
 	int saved_rc;	 /* an error kept across a closing step */
 	char *saved_msg; /* and its message (owned) */
+	void *buf;	 /* read: where the data goes, how much, from where */
+	size_t len;
+	uint64_t off;
+	struct fresh fr; /* when a read was sent */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -251,6 +291,36 @@ static void present(const struct vfs *v, const struct vfs_battr *b, struct vfs_a
 	present_mode(v, a, b->is_dir);
 }
 
+/* ---- what the server said lately ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Something changes through the VFS: what any connection learned before may be out of date. */
+static void vfs_changed(struct vfs *v)
+{
+	atomic_fetch_add_explicit(&v->gen, 1, memory_order_relaxed);
+}
+
+/* Now, as the time a request is sent (what it finds is at least this fresh). */
+static struct fresh fresh_now(const struct vfs *v)
+{
+	struct fresh f = {now_ms(), atomic_load_explicit(&v->gen, memory_order_relaxed)};
+	if (f.ms == 0)
+		f.ms = 1;
+	return f;
+}
+
+static int fresh_ok(const struct vfs *v, const struct fresh *f)
+{
+	return f->ms != 0 && now_ms() - f->ms <= FRESH_MS &&
+	       atomic_load_explicit(&v->gen, memory_order_relaxed) == f->gen;
+}
+
 /* ---- the shared VFS ---- */
 
 static int is_smb_url(const char *remote)
@@ -274,6 +344,7 @@ struct vfs *vfs_new_with(const struct vfs_backend_ops *ops, const char *remote,
 	}
 	v->o = *opts;
 	v->ops = ops;
+	atomic_init(&v->gen, 0);
 	clock_gettime(CLOCK_REALTIME, &v->start);
 	if (v->o.dir_cache_time > 0) {
 		v->dc = dircache_new(v->o.dir_cache_time, DIRCACHE_DIRS);
@@ -390,6 +461,11 @@ static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
 	op->saved_rc = 0;
 	op->saved_msg = NULL;
 	memset(&op->sa, 0, sizeof(op->sa));
+	op->buf = NULL;
+	op->len = 0;
+	op->off = 0;
+	op->fr.ms = 0;
+	op->fr.gen = 0;
 	c->inflight++;
 	return op;
 }
@@ -511,10 +587,12 @@ static void file_unlink(struct vfs_file *f)
 	f->prev = f->next = NULL;
 }
 
-static void file_free(struct vfs_file *f)
+/* Drops one reference; frees at zero. */
+static void file_put(struct vfs_file *f)
 {
-	if (!f)
+	if (!f || --f->refs > 0)
 		return;
+	free(f->pf_buf);
 	free(f->path);
 	free(f);
 }
@@ -710,6 +788,7 @@ static int change_prepare(struct vfs_op *op, const char *p1, const char *p2, int
 	op->step = tree;
 	op->then = change_then;
 	(void)change_then(op);
+	vfs_changed(op->c->v);
 	return 0;
 }
 
@@ -831,7 +910,7 @@ static int setattr_then(struct vfs_op *op)
 			return change_then(op);
 		}
 		op->step = 2;
-		c->v->ops->open(c->bc, op, op->path, VFS_O_WRITE, &op->fh);
+		c->v->ops->open(c->bc, op, op->path, VFS_O_WRITE, &op->fh, &op->ba);
 		return 1;
 	case 2: /* open done */
 		op->step = 3;
@@ -918,45 +997,92 @@ int vfs_hash(struct vfs_conn *c, const char *path, enum vfs_hash_algo algo, uint
 
 /* ---- files ---- */
 
+static void read_start(struct vfs_op *op);
+static void close_start(struct vfs_op *op);
+
+/* The read-ahead is back: keep what it found, then start the reads (and the close) that
+ * waited for it. */
+static int prefetch_then(struct vfs_op *op)
+{
+	struct vfs_file *f = op->f;
+	op->f = NULL;
+	f->pf_pending = 0;
+	if (op->rc >= 0 && !f->closed) {
+		f->pf_got = (size_t)op->rc;
+		f->pf_eof = f->pf_got < op->len;
+		f->pf_fr = op->fr;
+		if (f->pf_eof) {
+			f->eof_off = f->pf_got;
+			f->eof_fr = op->fr;
+		}
+	} else {
+		free(f->pf_buf);
+		f->pf_buf = NULL;
+	}
+	struct vfs_op *w;
+	while ((w = f->pf_wait_head) != NULL) {
+		f->pf_wait_head = w->next;
+		w->next = NULL;
+		read_start(w);
+	}
+	f->pf_wait_tail = NULL;
+	if (f->close_wait) {
+		struct vfs_op *co = f->close_wait;
+		f->close_wait = NULL;
+		close_start(co);
+	}
+	file_put(f);
+	return 0;
+}
+
+/* Reads a small file whole (one byte more than it has, so that a short answer says where it
+ * ends) while the client is told the file is open: its first READ then finds the data here.
+ * Best effort: without memory, nothing is read ahead. */
+static void prefetch_start(struct vfs_conn *c, struct vfs_file *f)
+{
+	size_t want = (size_t)f->oattr.size + 1;
+	struct vfs_op *op = op_new(c, NULL, NULL);
+	uint8_t *buf = op ? malloc(want) : NULL;
+	if (!buf) {
+		if (op)
+			op_free(op);
+		return;
+	}
+	f->pf_buf = buf;
+	f->pf_pending = 1;
+	f->refs++;
+	op->f = f;
+	op->buf = buf;
+	op->len = want;
+	op->fr = fresh_now(c->v);
+	op->then = prefetch_then;
+	c->v->ops->read(c->bc, op, f->fh, buf, want, 0);
+}
+
 static int open_then(struct vfs_op *op)
 {
 	struct vfs_conn *c = op->c;
 	struct vfs_file *f = op->f;
-	if (op->step == 2) { /* closed after a failed fstat */
-		op_restore(op);
-		op->f = NULL;
-		file_free(f);
-		return 0;
-	}
-	if (op->rc < 0) {
-		if (op->step == 1) { /* the fstat failed: close the backend file, keep the error */
-			void *fh = f->fh;
-			f->fh = NULL;
-			op_save(op);
-			op->step = 2;
-			c->v->ops->close(c->bc, op, fh);
-			return 1;
-		}
-		op->f = NULL;
-		file_free(f);
-		return 0;
-	}
-	int is_new = (f->flags & (VFS_O_CREAT | VFS_O_EXCL)) == (VFS_O_CREAT | VFS_O_EXCL);
-	if (op->step == 0 && (f->flags & VFS_O_WRITE) && !(f->flags & VFS_O_TRUNC) && !is_new) {
-		/* writing into an existing file (resume, append): its size says where it ends */
-		op->step = 1;
-		c->v->ops->fstat(c->bc, op, f->fh, &op->ba);
-		return 1;
-	}
-	if (op->step == 1)
-		f->wend = op->ba.size;
 	op->f = NULL;
+	if (op->rc < 0) {
+		file_put(f);
+		return 0;
+	}
+	f->oattr = op->ba;
+	f->oattr_fr = op->fr;
+	int is_new = (f->flags & (VFS_O_CREAT | VFS_O_EXCL)) == (VFS_O_CREAT | VFS_O_EXCL);
+	/* writing into an existing file (resume, append): the open said where it ends */
+	if ((f->flags & VFS_O_WRITE) && !(f->flags & VFS_O_TRUNC) && !is_new)
+		f->wend = f->oattr.size;
 	f->next = c->files;
 	if (c->files)
 		c->files->prev = f;
 	c->files = f;
 	if (f->flags & VFS_O_WRITE)
 		cache_invalidate_parent(c->v, f->path);
+	else if ((vfs_caps(c->v) & VFS_CAP_REMOTE) && !f->oattr.is_dir &&
+		 f->oattr.size < PREFETCH_MAX)
+		prefetch_start(c, f);
 	*op->file_out = f;
 	return 0;
 }
@@ -993,6 +1119,7 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 	if (!f)
 		return op_fail(op, SMBG_ENOMEM, NULL);
 	f->c = c;
+	f->refs = 1;
 	f->path = xstrdup(path);
 	if (!f->path) {
 		free(f);
@@ -1000,12 +1127,15 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 	}
 	/* APPEND is done here, with the end tracked by the handle (vfs_write) */
 	f->flags = bflags | (write ? (flags & VFS_O_APPEND) : 0);
-	if (write)
+	if (write) {
 		cache_invalidate_parent(c->v, path);
+		vfs_changed(c->v);
+	}
 	op->f = f;
 	op->file_out = out;
 	op->then = open_then;
-	c->v->ops->open(c->bc, op, path, bflags, &f->fh);
+	op->fr = fresh_now(c->v);
+	c->v->ops->open(c->bc, op, path, bflags, &f->fh, &op->ba);
 	return 0;
 }
 
@@ -1017,6 +1147,57 @@ const char *vfs_file_path(const struct vfs_file *f)
 int vfs_file_flags(const struct vfs_file *f)
 {
 	return f->flags;
+}
+
+static int read_then(struct vfs_op *op)
+{
+	struct vfs_file *f = op->f;
+	op->f = NULL;
+	/* a short read says where the file ends; the client's next read usually asks there
+	 * (an empty answer teaches nothing a reader would ask again soon) */
+	if (op->rc > 0 && (size_t)op->rc < op->len && !f->closed) {
+		f->eof_off = op->off + (uint64_t)op->rc;
+		f->eof_fr = op->fr;
+	}
+	file_put(f);
+	return 0;
+}
+
+/* Answers a read from what the server said lately when that holds (the read-ahead, an end
+ * of file just found), else sends it. */
+static void read_start(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_file *f = op->f;
+	if (f->pf_buf && !fresh_ok(c->v, &f->pf_fr)) {
+		free(f->pf_buf);
+		f->pf_buf = NULL;
+	}
+	if (f->pf_buf && op->off < f->pf_got) {
+		size_t n = f->pf_got - (size_t)op->off;
+		if (n > op->len)
+			n = op->len;
+		if (n == op->len || f->pf_eof) {
+			memcpy(op->buf, f->pf_buf + op->off, n);
+			if (op->off + n == f->pf_got) { /* all of it was taken */
+				free(f->pf_buf);
+				f->pf_buf = NULL;
+			}
+			op->f = NULL;
+			vfs_op_done(op, (int)n, NULL);
+			return;
+		}
+	}
+	if (op->off >= f->eof_off && fresh_ok(c->v, &f->eof_fr)) {
+		f->eof_fr.ms = 0; /* once: a reader polling a growing file asks the server next */
+		op->f = NULL;
+		vfs_op_done(op, 0, NULL);
+		return;
+	}
+	f->refs++;
+	op->fr = fresh_now(c->v);
+	op->then = read_then;
+	c->v->ops->read(c->bc, op, f->fh, op->buf, op->len, op->off);
 }
 
 int vfs_read(struct vfs_conn *c, struct vfs_file *f, void *buf, size_t len, uint64_t off, vfs_cb cb,
@@ -1032,7 +1213,19 @@ int vfs_read(struct vfs_conn *c, struct vfs_file *f, void *buf, size_t len, uint
 			return op_fail(op, SMBG_ENOTSUP, "seeking is not allowed (--no-seek)");
 		f->rpos = off + len;
 	}
-	c->v->ops->read(c->bc, op, f->fh, buf, len, off);
+	op->f = f;
+	op->buf = buf;
+	op->len = len;
+	op->off = off;
+	if (f->pf_pending) { /* the read-ahead will answer it, or tell where to ask */
+		if (f->pf_wait_tail)
+			f->pf_wait_tail->next = op;
+		else
+			f->pf_wait_head = op;
+		f->pf_wait_tail = op;
+		return 0;
+	}
+	read_start(op);
 	return 0;
 }
 
@@ -1064,6 +1257,7 @@ int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t le
 	if (f->wpos > f->wend)
 		f->wend = f->wpos;
 	f->wrote = 1;
+	vfs_changed(c->v);
 	c->v->ops->write(c->bc, op, f->fh, buf, len, off);
 	return 0;
 }
@@ -1091,6 +1285,13 @@ int vfs_fstat(struct vfs_conn *c, struct vfs_file *f, struct vfs_attr *out, vfs_
 	op->attr_out = out;
 	op->f = f;
 	op->then = fstat_then;
+	if (!f->wrote && fresh_ok(c->v, &f->oattr_fr)) {
+		/* the FSTAT that follows an OPEN: the open's answer holds (once) */
+		f->oattr_fr.ms = 0;
+		op->ba = f->oattr;
+		vfs_op_done(op, 0, NULL);
+		return 0;
+	}
 	c->v->ops->fstat(c->bc, op, f->fh, &op->ba);
 	return 0;
 }
@@ -1130,6 +1331,7 @@ int vfs_fsetattr(struct vfs_conn *c, struct vfs_file *f, const struct vfs_setatt
 		return SMBG_ENOMEM;
 	if (sa->valid & (VFS_SET_SIZE | VFS_SET_ATIME | VFS_SET_MTIME)) {
 		CHECK_RW(c, op);
+		vfs_changed(c->v);
 	}
 	op->sa = *sa;
 	op->f = f;
@@ -1181,6 +1383,12 @@ static int close_then(struct vfs_op *op)
 		void *fh = f->fh;
 		f->fh = NULL;
 		op->saved_rc = rc;
+		if (!(f->flags & VFS_O_WRITE) && c->v->ops->close_nowait) {
+			/* read only: nothing can go wrong that the client could act on */
+			c->v->ops->close_nowait(c->bc, fh);
+			vfs_op_done(op, 0, NULL);
+			return 1;
+		}
 		c->v->ops->close(c->bc, op, fh);
 		return 1;
 	}
@@ -1189,8 +1397,23 @@ static int close_then(struct vfs_op *op)
 	if (f->flags & VFS_O_WRITE)
 		cache_invalidate_parent(c->v, f->path);
 	op->f = NULL;
-	file_free(f);
+	file_put(f);
 	return 0;
+}
+
+/* Sets the times a writer asked for, then closes (close_then). */
+static void close_start(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_file *f = op->f;
+	if (f->pending_times && !c->v->o.no_modtime) {
+		op->sa.valid = f->pending_times;
+		op->sa.atime = f->atime;
+		op->sa.mtime = f->mtime;
+		c->v->ops->setattr(c->bc, op, f->path, f->fh, &op->sa);
+		return;
+	}
+	vfs_op_done(op, 0, NULL);
 }
 
 int vfs_close(struct vfs_conn *c, struct vfs_file *f, vfs_cb cb, void *priv)
@@ -1199,16 +1422,16 @@ int vfs_close(struct vfs_conn *c, struct vfs_file *f, vfs_cb cb, void *priv)
 	if (!op)
 		return SMBG_ENOMEM;
 	file_unlink(f);
+	f->closed = 1;
+	if (f->flags & VFS_O_WRITE)
+		vfs_changed(c->v);
 	op->f = f;
 	op->then = close_then;
 	op->step = 0;
-	if (f->pending_times && !c->v->o.no_modtime) {
-		op->sa.valid = f->pending_times;
-		op->sa.atime = f->atime;
-		op->sa.mtime = f->mtime;
-		c->v->ops->setattr(c->bc, op, f->path, f->fh, &op->sa);
+	if (f->pf_pending) { /* the read-ahead's answer comes first */
+		f->close_wait = op;
 		return 0;
 	}
-	vfs_op_done(op, 0, NULL);
+	close_start(op);
 	return 0;
 }

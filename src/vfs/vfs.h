@@ -128,6 +128,8 @@ enum vfs_hash_algo { VFS_HASH_MD5 = 0, VFS_HASH_SHA1, VFS_HASH_SHA256 };
 /* Capabilities of the backend (vfs_caps). */
 #define VFS_CAP_HARDLINK 0x1 /* vfs_link works */
 #define VFS_CAP_FSYNC	 0x2 /* vfs_fsync reaches stable storage */
+/* every operation is a network round trip: the VFS reads small files ahead at open */
+#define VFS_CAP_REMOTE 0x4
 
 /* Completion: rc >= 0 success (bytes for read/write), < 0 an SMBG_E* error. msg, when not
  * NULL, explains the error better than smbg_strerror(rc) (a policy refusal such as "cache

@@ -17,11 +17,12 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from sftp_helpers import (CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FX_OK, FX_PERMISSION_DENIED,
-                          FXF_CREAT, FXF_READ, FXF_TRUNC, FXF_WRITE, NAME, PASSWORD, READ,
-                          REALPATH, STATUS, USER, WRITE, Area, HostKeys, RawSftp, Server,
-                          append_scenario, open_files, reput_scenario, resume_scenario,
-                          stdio_batch)
+from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, FX_EOF,
+                          FX_NO_SUCH_FILE, FX_OK, FX_PERMISSION_DENIED, FXF_CREAT, FXF_READ,
+                          FXF_TRUNC, FXF_WRITE, HANDLE, NAME, OPEN, PASSWORD, READ, REALPATH,
+                          REMOVE, RENAME, STAT, STATUS, USER, WRITE, Area, HostKeys, RawSftp,
+                          Server, append_scenario, open_files, reput_scenario,
+                          resume_scenario, stdio_batch)
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +253,210 @@ def test_smb_connection_reused_across_sessions(server, area, samba):
         seen |= ids
     # one SMB session served all three SSH sessions: no new logon per SSH session
     assert len(seen) == 1
+
+
+# ---- round trips spared per file: the open's attributes answer the FSTAT after it, a small
+# file is read ahead at open, an end of file just seen answers the next read at it, a file
+# read only is closed without waiting, stat is asynchronous. Each answer must stay right. ----
+
+
+def no_open_files(samba, name_part, timeout=10):
+    """True once smbd lists no open file under name_part (a read-only close is not waited
+    for, so smbd may still be taking it when the client hears back)."""
+    deadline = time.time() + timeout
+    while open_files(samba, name_part):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def attrs_size(payload):
+    flags, size = struct.unpack(">IQ", payload[:12])
+    assert flags & 1  # SSH_FILEXFER_ATTR_SIZE
+    return size
+
+
+def raw_read(c, rid, h, off, n=1 << 16):
+    """One READ: the data, or None at end of file."""
+    typ, p = c.call(READ, rid, c.s(h) + struct.pack(">QI", off, n))
+    if typ == STATUS:
+        assert c.status(p)[0] == FX_EOF, c.status(p)
+        return None
+    assert typ == DATA
+    return c.take_string(p)[0]
+
+
+def test_fstat_after_open_sees_a_change_between_opens(server, area, samba):
+    area.write("f.txt", b"12345")
+    s = server(area.url())
+    t = s.paramiko()
+    c = RawSftp(t)
+    h, err = c.open(1, "f.txt", FXF_READ)
+    assert h, err
+    typ, p = c.call(FSTAT, 2, c.s(h))
+    assert typ == ATTRS and attrs_size(p) == 5
+    assert c.status(c.call(CLOSE, 3, c.s(h))[1])[0] == FX_OK
+    area.write("f.txt", b"123456789")  # changed on the share between the two opens
+    h, err = c.open(4, "f.txt", FXF_READ)
+    assert h, err
+    typ, p = c.call(FSTAT, 5, c.s(h))
+    assert typ == ATTRS and attrs_size(p) == 9
+    # the open's answer serves the one FSTAT after it; the next one asks the server
+    area.write("f.txt", b"1")
+    typ, p = c.call(FSTAT, 6, c.s(h))
+    assert typ == ATTRS and attrs_size(p) == 1
+    assert c.status(c.call(CLOSE, 7, c.s(h))[1])[0] == FX_OK
+    t.close()
+    assert no_open_files(samba, area.rel)
+
+
+def test_close_then_at_once_remove_rename_overwrite(server, area, samba):
+    s = server(area.url())
+    t = s.paramiko()
+    c = RawSftp(t)
+
+    def pipelined(*reqs):
+        for typ, rid, body in reqs:
+            c.send(typ, rid, body)
+        got = {}
+        for _ in reqs:
+            typ, rid, p = c.recv()
+            got[rid] = (typ, p)
+        return got
+
+    # REMOVE right behind the CLOSE of a file that was read
+    area.write("g.txt", b"g" * 3000)
+    h, err = c.open(1, "g.txt", FXF_READ)
+    assert h, err
+    assert raw_read(c, 2, h, 0) == b"g" * 3000
+    got = pipelined((CLOSE, 3, c.s(h)), (REMOVE, 4, c.s("g.txt")))
+    assert [c.status(got[i][1])[0] for i in (3, 4)] == [FX_OK, FX_OK]
+    assert not (area.path / "g.txt").exists()
+    # RENAME right behind the CLOSE
+    area.write("h.txt", b"old")
+    h, err = c.open(5, "h.txt", FXF_READ)
+    assert raw_read(c, 6, h, 0) == b"old"
+    got = pipelined((CLOSE, 7, c.s(h)), (RENAME, 8, c.s("h.txt") + c.s("h2.txt")))
+    assert [c.status(got[i][1])[0] for i in (7, 8)] == [FX_OK, FX_OK]
+    assert (area.path / "h2.txt").read_bytes() == b"old"
+    # an overwrite right behind the CLOSE
+    h, err = c.open(9, "h2.txt", FXF_READ)
+    assert raw_read(c, 10, h, 0) == b"old"
+    got = pipelined((CLOSE, 11, c.s(h)),
+                    (OPEN, 12, c.s("h2.txt") + struct.pack(">II", FXF_WRITE | FXF_CREAT |
+                                                           FXF_TRUNC, 0)))
+    assert c.status(got[11][1])[0] == FX_OK and got[12][0] == HANDLE
+    w = c.take_string(got[12][1])[0]
+    assert c.status(c.call(WRITE, 13, c.s(w) + struct.pack(">Q", 0) + c.s(b"new!"))[1])[0] \
+        == FX_OK
+    assert c.status(c.call(CLOSE, 14, c.s(w))[1])[0] == FX_OK
+    assert (area.path / "h2.txt").read_bytes() == b"new!"
+    # and the file reads back new through the gateway
+    h, err = c.open(15, "h2.txt", FXF_READ)
+    assert raw_read(c, 16, h, 0) == b"new!"
+    assert raw_read(c, 17, h, 4) is None
+    assert c.status(c.call(CLOSE, 18, c.s(h))[1])[0] == FX_OK
+    t.close()
+    assert no_open_files(samba, area.rel)
+
+
+def test_stat_sees_a_change_once_the_dir_cache_expired(server, area, samba):
+    area.write("d/a.txt", b"12345")
+    s = server(area.url(), "--dir-cache-time", "1s")
+    t = s.paramiko()
+    sf = paramiko.SFTPClient.from_transport(t)
+    assert sf.listdir("d") == ["a.txt"]
+    assert sf.stat("d/a.txt").st_size == 5
+    area.write("d/a.txt", b"1234567890")
+    time.sleep(1.5)
+    assert sf.stat("d/a.txt").st_size == 10
+    with pytest.raises(FileNotFoundError):
+        sf.stat("d/missing.txt")
+    # many STATs in flight together (not listed: each one asks the server)
+    sizes = {f"e/f{i:02d}": 100 * i + 1 for i in range(24)}
+    for name, n in sizes.items():
+        area.write(name, b"z" * n)
+    c = RawSftp(t)
+    names = list(sizes) + ["e/none"]
+    for i, name in enumerate(names):
+        c.send(STAT, 100 + i, c.s(name))
+    got = {}
+    for _ in names:
+        typ, rid, p = c.recv()
+        got[rid] = (typ, p)
+    for i, name in enumerate(names[:-1]):
+        typ, p = got[100 + i]
+        assert typ == ATTRS and attrs_size(p) == sizes[name], name
+    typ, p = got[100 + len(names) - 1]
+    assert typ == STATUS and c.status(p)[0] == FX_NO_SUCH_FILE
+    t.close()
+    assert no_open_files(samba, area.rel)
+
+
+def test_reads_see_a_file_grow(server, area, samba):
+    area.write("grow.txt", b"abc")
+    s = server(area.url())
+    t = s.paramiko()
+    c = RawSftp(t)
+    h, err = c.open(1, "grow.txt", FXF_READ)
+    assert h, err
+    assert raw_read(c, 2, h, 0) == b"abc"
+    with open(area.path / "grow.txt", "ab") as f:
+        f.write(b"def")
+    # the end just seen may answer one read at it; a reader polling the end sees the growth
+    # the next time at the latest
+    got = raw_read(c, 3, h, 3)
+    if got is None:
+        got = raw_read(c, 4, h, 3)
+    assert got == b"def"
+    assert c.status(c.call(CLOSE, 5, c.s(h))[1])[0] == FX_OK
+    # what an open read ahead is not used once it is old
+    h, err = c.open(6, "grow.txt", FXF_READ)
+    assert h, err
+    area.write("grow.txt", b"xyz123456")
+    time.sleep(1.3)
+    assert raw_read(c, 7, h, 0) == b"xyz123456"
+    assert c.status(c.call(CLOSE, 8, c.s(h))[1])[0] == FX_OK
+    t.close()
+    assert no_open_files(samba, area.rel)
+
+
+def test_change_through_another_session_is_seen_at_once(server, area, samba):
+    area.write("shared.txt", b"old content")
+    s = server(area.url())
+    ta, tb = s.paramiko(), s.paramiko()  # both logged in before the timed part
+    ca = RawSftp(ta)
+    sfb = paramiko.SFTPClient.from_transport(tb)
+    h, err = ca.open(1, "shared.txt", FXF_READ)  # read ahead now
+    assert h, err
+    typ, p = ca.call(FSTAT, 2, ca.s(h))  # the read-ahead has had its round trip
+    assert attrs_size(p) == 11
+    with sfb.open("shared.txt", "w") as f:
+        f.write(b"NEW")
+    assert raw_read(ca, 3, h, 0) == b"NEW"
+    assert raw_read(ca, 4, h, 3) is None
+    assert ca.status(ca.call(CLOSE, 5, ca.s(h))[1])[0] == FX_OK
+    ta.close()
+    tb.close()
+    assert no_open_files(samba, area.rel)
+
+
+@pytest.mark.parametrize("via", ["stdio", "ssh"])
+def test_many_small_files_round_trip(smbgate_bin, server, area, samba, tmp_path, via):
+    # sizes around the read-ahead limit (64 KiB) and OpenSSH's read size
+    sizes = [0, 1, 100, 4095, 4096, 32768, 32769, 65535, 65536, 65537, 262144, 300001]
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(60):
+        (src / f"f{i:02d}").write_bytes(os.urandom(sizes[i % len(sizes)]))
+    cmds = [f"put -r {src} up", f"get -r up {tmp_path}/back"]
+    if via == "stdio":
+        stdio_batch(smbgate_bin, area.url(), cmds)
+    else:
+        server(area.url()).sftp_batch(cmds)
+    for i in range(60):
+        want = (src / f"f{i:02d}").read_bytes()
+        assert (area.path / "up" / f"f{i:02d}").read_bytes() == want, i
+        assert (tmp_path / "back" / f"f{i:02d}").read_bytes() == want, i
+    assert no_open_files(samba, area.rel)

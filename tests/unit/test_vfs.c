@@ -1,11 +1,15 @@
-/* The VFS: path normalisation, the directory cache, and the local backend under the VFS's
- * rules (confinement, cache mode off, --read-only, --no-seek, perms, hashing). */
+/* The VFS: path normalisation, the directory cache, the local backend under the VFS's
+ * rules (confinement, cache mode off, --read-only, --no-seek, perms, hashing), and the round
+ * trips a remote backend is spared (read-ahead, end of file, FSTAT after OPEN, close). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,7 +464,8 @@ static void test_local_resume_and_append(void **state)
 	assert_string_equal(lr_read(&r, "f"), "0");
 	lr_stop(&r);
 
-	/* the size cannot be learnt: the open fails and the backend's file is closed again */
+	/* the open's own answer says where the file ends: no FSTAT is asked (one that would
+	 * fail does not matter), the first write may still go to the end */
 	o.read_only = 0;
 	struct vfs_backend_ops ops = vfs_backend_local;
 	ops.fstat = fstat_fails;
@@ -473,14 +478,19 @@ static void test_local_resume_and_append(void **state)
 	assert_non_null(r.c);
 	lr_write(&r, "f", "01234");
 	int fds = count_fds();
-	x = RUN(r.c, vfs_open(r.c, "f", VFS_O_WRITE, &f, cb, dp_));
-	assert_int_equal(x.rc, SMBG_EIO);
-	assert_non_null(strstr(x.msg, "fstat refused"));
+	f = lr_open(&r, "f", VFS_O_WRITE);
+	assert_int_equal(lr_pwrite(&r, f, "x", 4), SMBG_ENOTSUP); /* not the end */
+	assert_int_equal(lr_pwrite(&r, f, "56", 5), 2);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "f"), "0123456");
 	assert_int_equal(count_fds(), fds);
 	assert_int_equal(vfs_conn_inflight(r.c), 0);
-	/* with TRUNC the size is known (0) without asking */
+	/* with TRUNC the size is 0 */
 	f = lr_open(&r, "f", VFS_O_WRITE | VFS_O_TRUNC);
+	assert_int_equal(lr_pwrite(&r, f, "x", 7), SMBG_ENOTSUP);
+	assert_int_equal(lr_pwrite(&r, f, "x", 0), 1);
 	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "f"), "x");
 	assert_int_equal(count_fds(), fds);
 	lr_stop(&r);
 }
@@ -576,6 +586,234 @@ static void test_local_hash(void **state)
 	lr_stop(&r);
 }
 
+/* ---- round trips a remote backend is spared: the local backend dressed as a remote one,
+ * counting what reaches it and holding reads until the loop services it ---- */
+
+static struct {
+	int reads, fstats, closes, closes_nowait;
+	int hold; /* reads wait for rt_service */
+	struct {
+		struct vfs_op *op;
+		void *fh, *buf;
+		size_t len;
+		uint64_t off;
+	} held[8];
+	int nheld;
+	int fd; /* /dev/null: always readable, so vfs_wait services the backend */
+} rt;
+
+static unsigned rt_caps(void *bs)
+{
+	return vfs_backend_local.caps(bs) | VFS_CAP_REMOTE;
+}
+
+static void rt_read(void *bc, struct vfs_op *op, void *fh, void *buf, size_t len, uint64_t off)
+{
+	rt.reads++;
+	if (rt.hold) {
+		assert_true(rt.nheld < 8);
+		rt.held[rt.nheld].op = op;
+		rt.held[rt.nheld].fh = fh;
+		rt.held[rt.nheld].buf = buf;
+		rt.held[rt.nheld].len = len;
+		rt.held[rt.nheld].off = off;
+		rt.nheld++;
+		return;
+	}
+	vfs_backend_local.read(bc, op, fh, buf, len, off);
+}
+
+static int rt_pollfd(void *bc, struct pollfd *pfd)
+{
+	(void)bc;
+	pfd->fd = rt.fd;
+	pfd->events = POLLIN;
+	return rt.nheld > 0;
+}
+
+static int rt_service(void *bc, short revents)
+{
+	(void)revents;
+	for (int i = 0; i < rt.nheld; i++)
+		vfs_backend_local.read(bc, rt.held[i].op, rt.held[i].fh, rt.held[i].buf,
+				       rt.held[i].len, rt.held[i].off);
+	rt.nheld = 0;
+	return 0;
+}
+
+static void rt_fstat(void *bc, struct vfs_op *op, void *fh, struct vfs_battr *out)
+{
+	rt.fstats++;
+	vfs_backend_local.fstat(bc, op, fh, out);
+}
+
+static void rt_close(void *bc, struct vfs_op *op, void *fh)
+{
+	rt.closes++;
+	vfs_backend_local.close(bc, op, fh);
+}
+
+static void rt_close_nowait(void *bc, void *fh)
+{
+	(void)bc;
+	rt.closes_nowait++;
+	close((int)((intptr_t)fh - 1)); /* the local backend's handle is its fd + 1 */
+}
+
+static void test_remote_round_trips(void **state)
+{
+	(void)state;
+	static struct vfs_backend_ops ops;
+	ops = vfs_backend_local;
+	ops.caps = rt_caps;
+	ops.read = rt_read;
+	ops.fstat = rt_fstat;
+	ops.close = rt_close;
+	ops.close_nowait = rt_close_nowait;
+	ops.conn_pollfd = rt_pollfd;
+	ops.conn_service = rt_service;
+	memset(&rt, 0, sizeof(rt));
+	rt.fd = open("/dev/null", O_RDONLY);
+	assert_true(rt.fd >= 0);
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	struct local_rig r;
+	strcpy(r.dir, "/tmp/vfs-test-XXXXXX");
+	assert_non_null(mkdtemp(r.dir));
+	char err[256];
+	r.v = vfs_new_with(&ops, r.dir, &o, err, sizeof(err));
+	assert_non_null(r.v);
+	r.c = vfs_conn_new(r.v, err, sizeof(err));
+	assert_non_null(r.c);
+	lr_write(&r, "s", "hello");
+	int fds = count_fds();
+	char buf[64];
+	struct vfs_attr a;
+
+	/* a small file is read ahead at open; a READ that comes meanwhile waits for it */
+	rt.hold = 1;
+	struct vfs_file *f = lr_open(&r, "s", VFS_O_READ);
+	assert_int_equal(rt.reads, 1);
+	struct done x = {0};
+	assert_int_equal(vfs_read(r.c, f, buf, sizeof(buf), 0, cb, &x), 0);
+	vfs_conn_run(r.c);
+	assert_int_equal(x.done, 0);
+	assert_int_equal(rt.reads, 1); /* not sent: the read-ahead answers it */
+	assert_int_equal(vfs_wait(r.c, &x.done), 0);
+	assert_int_equal(x.rc, 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(rt.reads, 1);
+	rt.hold = 0;
+	/* the read-ahead came back short: the end of the file is known, for one read */
+	x = RUN(r.c, vfs_read(r.c, f, buf, sizeof(buf), 5, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(rt.reads, 1);
+	x = RUN(r.c, vfs_read(r.c, f, buf, sizeof(buf), 5, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(rt.reads, 2); /* a reader polling the end asks the server again */
+	/* the FSTAT after OPEN: the open's answer, once */
+	x = RUN(r.c, vfs_fstat(r.c, f, &a, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(a.size, 5);
+	assert_int_equal(rt.fstats, 0);
+	x = RUN(r.c, vfs_fstat(r.c, f, &a, cb, dp_));
+	assert_int_equal(a.size, 5);
+	assert_int_equal(rt.fstats, 1);
+	/* opened for reading only: closed without waiting for the answer */
+	lr_close(&r, f);
+	assert_int_equal(rt.closes_nowait, 1);
+	assert_int_equal(rt.closes, 0);
+	assert_int_equal(count_fds(), fds);
+
+	/* a CLOSE that comes while the read-ahead is out waits for it */
+	rt.hold = 1;
+	f = lr_open(&r, "s", VFS_O_READ);
+	x = (struct done){0};
+	assert_int_equal(vfs_close(r.c, f, cb, &x), 0);
+	vfs_conn_run(r.c);
+	assert_int_equal(x.done, 0);
+	assert_int_equal(rt.closes_nowait, 1);
+	assert_int_equal(vfs_wait(r.c, &x.done), 0);
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(rt.closes_nowait, 2);
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(vfs_conn_inflight(r.c), 0);
+	rt.hold = 0;
+
+	/* the file changed between two opens: the second open's answer is the new one */
+	f = lr_open(&r, "s", VFS_O_READ);
+	x = RUN(r.c, vfs_fstat(r.c, f, &a, cb, dp_));
+	assert_int_equal(a.size, 5);
+	lr_close(&r, f);
+	lr_write(&r, "s", "hello, world");
+	f = lr_open(&r, "s", VFS_O_READ);
+	x = RUN(r.c, vfs_fstat(r.c, f, &a, cb, dp_));
+	assert_int_equal(a.size, 12);
+	x = RUN(r.c, vfs_read(r.c, f, buf, sizeof(buf), 0, cb, dp_));
+	assert_int_equal(x.rc, 12);
+	assert_memory_equal(buf, "hello, world", 12);
+	lr_close(&r, f);
+
+	/* a change made through the VFS, on any connection, drops what was learned before */
+	f = lr_open(&r, "s", VFS_O_READ); /* read ahead: "hello, world" */
+	struct vfs_conn *c2 = vfs_conn_new(r.v, err, sizeof(err));
+	assert_non_null(c2);
+	struct vfs_file *w = NULL;
+	x = RUN(c2, vfs_open(c2, "s", VFS_O_WRITE | VFS_O_TRUNC, &w, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	x = RUN(c2, vfs_write(c2, w, "HELLO", 5, 0, cb, dp_));
+	assert_int_equal(x.rc, 5);
+	x = RUN(c2, vfs_close(c2, w, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(rt.closes, 1); /* a writer's close is waited for */
+	vfs_conn_free(c2);
+	int reads = rt.reads, fstats = rt.fstats;
+	x = RUN(r.c, vfs_read(r.c, f, buf, sizeof(buf), 0, cb, dp_));
+	assert_int_equal(x.rc, 5);
+	assert_memory_equal(buf, "HELLO", 5);
+	assert_int_equal(rt.reads, reads + 1);
+	x = RUN(r.c, vfs_fstat(r.c, f, &a, cb, dp_));
+	assert_int_equal(a.size, 5);
+	assert_int_equal(rt.fstats, fstats + 1);
+	lr_close(&r, f);
+
+	/* what was learned goes stale after a moment (a change made outside the VFS) */
+	f = lr_open(&r, "s", VFS_O_READ); /* read ahead: "HELLO" */
+	lr_write(&r, "s", "bye");
+	usleep(1200 * 1000);
+	x = RUN(r.c, vfs_fstat(r.c, f, &a, cb, dp_));
+	assert_int_equal(a.size, 3);
+	x = RUN(r.c, vfs_read(r.c, f, buf, sizeof(buf), 0, cb, dp_));
+	assert_int_equal(x.rc, 3);
+	assert_memory_equal(buf, "bye", 3);
+	lr_close(&r, f);
+
+	/* a bigger file is not read ahead; its end is learnt from a short read */
+	size_t big = 100 * 1024;
+	char *bb = calloc(1, 2 * big);
+	char p[300];
+	snprintf(p, sizeof(p), "%s/big", r.dir);
+	FILE *fp = fopen(p, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(bb, 1, big, fp), big);
+	fclose(fp);
+	reads = rt.reads;
+	f = lr_open(&r, "big", VFS_O_READ);
+	assert_int_equal(rt.reads, reads);
+	x = RUN(r.c, vfs_read(r.c, f, bb, 2 * big, 0, cb, dp_));
+	assert_int_equal(x.rc, (int)big);
+	x = RUN(r.c, vfs_read(r.c, f, bb, big, big, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(rt.reads, reads + 1);
+	lr_close(&r, f);
+	free(bb);
+
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(vfs_conn_inflight(r.c), 0);
+	lr_stop(&r);
+	close(rt.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -587,6 +825,7 @@ int main(void)
 	    cmocka_unit_test(test_local_resume_and_append),
 	    cmocka_unit_test(test_local_read_only_and_no_seek),
 	    cmocka_unit_test(test_local_hash),
+	    cmocka_unit_test(test_remote_round_trips),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
