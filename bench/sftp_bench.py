@@ -44,6 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "rig"))
 from samba import SambaServer  # noqa: E402
 
+from common import sha256, write_random  # noqa: E402
+
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
 SMALL_FILES = 1000
@@ -70,25 +72,6 @@ def wait_port(port, proc, what):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{what} did not listen on {port}")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 22)
-            if not b:
-                return h.hexdigest()
-            h.update(b)
-
-
-def write_random(path, size):
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 1 << 24)
-            f.write(os.urandom(n))
-            left -= n
 
 
 def vm_hwm_kib(pid):

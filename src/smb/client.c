@@ -18,13 +18,6 @@
 #define DEFAULT_TIMEOUT_S   30
 #define FILETIME_UNIX_EPOCH 116444736000000000ULL
 
-int64_t smb_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void smb_filetime_to_timespec(uint64_t ft, struct timespec *ts)
 {
 	if (ft < FILETIME_UNIX_EPOCH) {
@@ -201,7 +194,7 @@ static const char *closed_msg(struct smb_client *c)
  * second; called by smb_client_service() and by smb_wait() after an idle poll. */
 static int check_expiry(struct smb_client *c)
 {
-	int64_t now = smb_now_ms();
+	int64_t now = clock_now_ms();
 	if (now - c->last_expiry_check < 1000)
 		return 0;
 	c->last_expiry_check = now;

@@ -9,6 +9,7 @@
 #include "smbgate/smb.h"
 #include "smb/dialect.h"
 #include "smb/transport/transport.h"
+#include "util/clock.h"
 #include "util/url.h"
 
 struct smb2_state; /* smb/smb2/smb2.h */
@@ -63,7 +64,6 @@ void smb_file_free(struct smb_client *c, struct smb_file *f);
 void smb_file_detach(struct smb_client *c, struct smb_file *f);
 
 /* Monotonic milliseconds. */
-int64_t smb_now_ms(void);
 
 /* NT FILETIME <-> timespec. */
 void smb_filetime_to_timespec(uint64_t ft, struct timespec *ts);

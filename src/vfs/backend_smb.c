@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "smbgate/smb.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/url.h"
 #include "vfs/backend.h"
@@ -62,14 +63,6 @@ struct smb_req {
 	struct smb_stat st;
 };
 
-static void req_free(struct smb_req *r)
-{
-	if (r->parts != &r->part1)
-		free(r->parts);
-	free(r->path);
-	free(r);
-}
-
 static void battr_from(const struct smb_stat *st, struct vfs_battr *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -89,17 +82,38 @@ static char *share_path(struct smb_conn *bc, const char *path)
 	return out;
 }
 
+static void req_free(struct smb_req *r)
+{
+	if (r->parts != &r->part1)
+		free(r->parts);
+	free(r->path);
+	free(r);
+}
+
+/* A request on a path (open, stat): NULL after failing op with the reason. */
+static struct smb_req *path_req_new(struct smb_conn *bc, struct vfs_op *op, const char *path,
+				    struct vfs_battr *ba)
+{
+	struct smb_req *r = calloc(1, sizeof(*r));
+	if (!r) {
+		vfs_op_done(op, SMBG_ENOMEM, NULL);
+		return NULL;
+	}
+	r->op = op;
+	r->ba = ba;
+	r->path = share_path(bc, path);
+	if (!r->path) {
+		req_free(r);
+		vfs_op_done(op, SMBG_ENAME, NULL);
+		return NULL;
+	}
+	return r;
+}
+
 /* Completes op from a blocking call's result, with the client's message on failure. */
 static void done_sync(struct smb_conn *bc, struct vfs_op *op, int rc)
 {
 	vfs_op_done(op, rc < 0 ? rc : 0, rc < 0 ? smb_client_errmsg(bc->c) : NULL);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- shared state ---- */
@@ -156,7 +170,7 @@ static void *smb_init(const char *remote, char *err, size_t errlen)
 	/* keep it: the first SSH session uses it */
 	pthread_mutex_init(&sh->lock, NULL);
 	sh->pool[0] = c;
-	sh->pool_since[0] = now_ms();
+	sh->pool_since[0] = clock_now_ms();
 	sh->npool = 1;
 	return sh;
 }
@@ -207,7 +221,7 @@ static struct smb_client *pool_take(struct smb_shared *sh)
 	struct smb_client *c = NULL;
 	struct smb_client *stale[POOL_MAX];
 	int nstale = 0;
-	int64_t now = now_ms();
+	int64_t now = clock_now_ms();
 	pthread_mutex_lock(&sh->lock);
 	while (sh->npool > 0 && !c) {
 		int i = --sh->npool;
@@ -276,7 +290,7 @@ static void smb_conn_close(void *p)
 		pthread_mutex_lock(&sh->lock);
 		if (sh->npool < POOL_MAX) {
 			sh->pool[sh->npool] = bc->c;
-			sh->pool_since[sh->npool] = now_ms();
+			sh->pool_since[sh->npool] = clock_now_ms();
 			sh->npool++;
 			bc->c = NULL;
 		}
@@ -413,17 +427,10 @@ static void smb_open_op(void *p, struct vfs_op *op, const char *path, int flags,
 			struct vfs_battr *attr)
 {
 	struct smb_conn *bc = p;
-	struct smb_req *r = calloc(1, sizeof(*r));
+	struct smb_req *r = path_req_new(bc, op, path, attr);
 	if (!r)
-		return vfs_op_done(op, SMBG_ENOMEM, NULL);
-	r->op = op;
+		return;
 	r->fh = fh;
-	r->ba = attr;
-	r->path = share_path(bc, path);
-	if (!r->path) {
-		req_free(r);
-		return vfs_op_done(op, SMBG_ENAME, NULL);
-	}
 	int sf = SMB_O_FILE;
 	if (flags & VFS_O_READ)
 		sf |= SMB_O_READ;
@@ -525,16 +532,9 @@ static void stat_done(struct smb_client *c, int rc, void *priv)
 static void smb_stat_op(void *p, struct vfs_op *op, const char *path, struct vfs_battr *out)
 {
 	struct smb_conn *bc = p;
-	struct smb_req *r = calloc(1, sizeof(*r));
+	struct smb_req *r = path_req_new(bc, op, path, out);
 	if (!r)
-		return vfs_op_done(op, SMBG_ENOMEM, NULL);
-	r->op = op;
-	r->ba = out;
-	r->path = share_path(bc, path);
-	if (!r->path) {
-		req_free(r);
-		return vfs_op_done(op, SMBG_ENAME, NULL);
-	}
+		return;
 	int rc = smb_open_stat_async(bc->c, r->path, 0, &r->f, &r->st, stat_done, r);
 	if (rc < 0) {
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
+
 struct dc_entry {
 	struct dc_entry *next; /* hash chain */
 	char *path;
@@ -25,13 +27,6 @@ struct dircache {
 	atomic_uint flush_req; /* bumped by dircache_request_flush (signal handler) */
 	unsigned flush_seen;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* FNV-1a: paths are short and trusted to be normalised. */
 static uint64_t path_hash(const char *p, size_t len)
@@ -123,7 +118,7 @@ static struct dc_entry *get_locked(struct dircache *dc, const char *path, size_t
 	struct dc_entry *e = *pp;
 	if (!e)
 		return NULL;
-	if (e->expires_ms <= now_ms()) {
+	if (e->expires_ms <= clock_now_ms()) {
 		*pp = e->next;
 		entry_free(e);
 		dc->count--;
@@ -147,7 +142,7 @@ struct vfs_dir *dircache_get(struct dircache *dc, const char *path)
 /* Drops expired entries; when still full, drops the entry that expires first. */
 static void make_room_locked(struct dircache *dc)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_now_ms();
 	struct dc_entry **oldest = NULL;
 	for (size_t i = 0; i < dc->nbuckets; i++) {
 		struct dc_entry **pp = &dc->buckets[i];
@@ -190,7 +185,7 @@ void dircache_put(struct dircache *dc, const char *path, struct vfs_dir *d)
 
 	pthread_mutex_lock(&dc->lock);
 	check_flush_locked(dc);
-	n->expires_ms = now_ms() + dc->ttl_ms;
+	n->expires_ms = clock_now_ms() + dc->ttl_ms;
 	struct dc_entry **pp = find_locked(dc, path, len, h);
 	if (*pp) {
 		struct dc_entry *old = *pp;

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "vfs/backend.h"
 #include "vfs/dircache.h"
@@ -293,13 +294,6 @@ static void present(const struct vfs *v, const struct vfs_battr *b, struct vfs_a
 
 /* ---- what the server said lately ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Something changes through the VFS: what any connection learned before may be out of date. */
 static void vfs_changed(struct vfs *v)
 {
@@ -309,7 +303,7 @@ static void vfs_changed(struct vfs *v)
 /* Now, as the time a request is sent (what it finds is at least this fresh). */
 static struct fresh fresh_now(const struct vfs *v)
 {
-	struct fresh f = {now_ms(), atomic_load_explicit(&v->gen, memory_order_relaxed)};
+	struct fresh f = {clock_now_ms(), atomic_load_explicit(&v->gen, memory_order_relaxed)};
 	if (f.ms == 0)
 		f.ms = 1;
 	return f;
@@ -317,7 +311,7 @@ static struct fresh fresh_now(const struct vfs *v)
 
 static int fresh_ok(const struct vfs *v, const struct fresh *f)
 {
-	return f->ms != 0 && now_ms() - f->ms <= FRESH_MS &&
+	return f->ms != 0 && clock_now_ms() - f->ms <= FRESH_MS &&
 	       atomic_load_explicit(&v->gen, memory_order_relaxed) == f->gen;
 }
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import paramiko
 
+from smb_helpers import free_port
+
 USER = "tester"
 PASSWORD = "t3st-Pw"
 SSH_OPTS = [
@@ -32,14 +34,6 @@ STATUS, HANDLE, DATA, NAME, ATTRS, EXTENDED, EXTENDED_REPLY = 101, 102, 103, 104
 FXF_READ, FXF_WRITE, FXF_APPEND, FXF_CREAT, FXF_TRUNC, FXF_EXCL = 1, 2, 4, 8, 0x10, 0x20
 FX_OK, FX_EOF, FX_NO_SUCH_FILE, FX_PERMISSION_DENIED, FX_FAILURE, FX_BAD_MESSAGE = 0, 1, 2, 3, 4, 5
 FX_OP_UNSUPPORTED = 8
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class HostKeys:

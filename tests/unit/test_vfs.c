@@ -167,15 +167,23 @@ struct local_rig {
 	struct vfs_conn *c;
 };
 
-static void lr_start(struct local_rig *r, const struct vfs_opts *o)
+/* A rig over a fresh temp folder with the given backend ops (the local backend, possibly with
+ * some ops replaced). */
+static void lr_start_with(struct local_rig *r, const struct vfs_backend_ops *ops,
+			  const struct vfs_opts *o)
 {
 	strcpy(r->dir, "/tmp/vfs-test-XXXXXX");
 	assert_non_null(mkdtemp(r->dir));
 	char err[256];
-	r->v = vfs_new(r->dir, o, err, sizeof(err));
+	r->v = vfs_new_with(ops, r->dir, o, err, sizeof(err));
 	assert_non_null(r->v);
 	r->c = vfs_conn_new(r->v, err, sizeof(err));
 	assert_non_null(r->c);
+}
+
+static void lr_start(struct local_rig *r, const struct vfs_opts *o)
+{
+	lr_start_with(r, &vfs_backend_local, o);
 }
 
 static void lr_stop(struct local_rig *r)
@@ -469,13 +477,7 @@ static void test_local_resume_and_append(void **state)
 	o.read_only = 0;
 	struct vfs_backend_ops ops = vfs_backend_local;
 	ops.fstat = fstat_fails;
-	strcpy(r.dir, "/tmp/vfs-test-XXXXXX");
-	assert_non_null(mkdtemp(r.dir));
-	char err[256];
-	r.v = vfs_new_with(&ops, r.dir, &o, err, sizeof(err));
-	assert_non_null(r.v);
-	r.c = vfs_conn_new(r.v, err, sizeof(err));
-	assert_non_null(r.c);
+	lr_start_with(&r, &ops, &o);
 	lr_write(&r, "f", "01234");
 	int fds = count_fds();
 	f = lr_open(&r, "f", VFS_O_WRITE);
@@ -678,13 +680,7 @@ static void test_remote_round_trips(void **state)
 	struct vfs_opts o;
 	vfs_opts_default(&o);
 	struct local_rig r;
-	strcpy(r.dir, "/tmp/vfs-test-XXXXXX");
-	assert_non_null(mkdtemp(r.dir));
-	char err[256];
-	r.v = vfs_new_with(&ops, r.dir, &o, err, sizeof(err));
-	assert_non_null(r.v);
-	r.c = vfs_conn_new(r.v, err, sizeof(err));
-	assert_non_null(r.c);
+	lr_start_with(&r, &ops, &o);
 	lr_write(&r, "s", "hello");
 	int fds = count_fds();
 	char buf[64];
@@ -756,6 +752,7 @@ static void test_remote_round_trips(void **state)
 
 	/* a change made through the VFS, on any connection, drops what was learned before */
 	f = lr_open(&r, "s", VFS_O_READ); /* read ahead: "hello, world" */
+	char err[256];
 	struct vfs_conn *c2 = vfs_conn_new(r.v, err, sizeof(err));
 	assert_non_null(c2);
 	struct vfs_file *w = NULL;

@@ -325,7 +325,7 @@ static int send_now(struct smb_client *c, struct smb1_req *r)
 		smb1_req_free(r);
 		return 0;
 	}
-	r->deadline = c->timeout_ms > 0 ? smb_now_ms() + c->timeout_ms : 0;
+	r->deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 	smb_pending_add(&s->pending, &r->pend, r->mid);
 	return 0;
 }
@@ -466,7 +466,7 @@ int smb1_frame(struct smb_client *c, uint8_t *buf, size_t len)
 		}
 		if (rc == 0) {
 			/* More parts follow; the server is answering, so the clock restarts. */
-			r->deadline = c->timeout_ms > 0 ? smb_now_ms() + c->timeout_ms : 0;
+			r->deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 			return 0;
 		}
 	}

@@ -261,7 +261,7 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 			return rc;
 	}
 	wbuf_free(&r->pdu);
-	r->deadline = c->timeout_ms > 0 ? smb_now_ms() + c->timeout_ms : 0;
+	r->deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 	pending_add(s, r);
 	log_trace("smb2 -> cmd %u mid %llu charge %u credits %u", r->command,
 		  (unsigned long long)r->msg_id, r->charge, s->credits);

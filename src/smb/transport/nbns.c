@@ -19,6 +19,7 @@
 #include "crypto/kdf.h"
 #include "smb/transport/transport.h"
 #include "smbgate/err.h"
+#include "util/clock.h"
 #include "util/cursor.h"
 #include "util/log.h"
 
@@ -218,13 +219,6 @@ int nbns_parse_reply(const uint8_t *p, size_t len, struct nbns_reply *r)
 
 /* ---- sending and waiting ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int resolve_v4(const char *host, struct in_addr *out)
 {
 	if (inet_pton(AF_INET, host, out) == 1)
@@ -284,7 +278,7 @@ static int exchange(struct exchange *x, uint16_t trn_id,
 	int one = 1;
 	if (!x->unicast)
 		setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
-	int64_t start = now_ms(), hard_end = x->timeout_ms > 0 ? start + x->timeout_ms : 0;
+	int64_t start = clock_now_ms(), hard_end = x->timeout_ms > 0 ? start + x->timeout_ms : 0;
 	int got = 0, rc = SMBG_ETIMEDOUT, send_errno = 0;
 	for (int t = 0; t < x->tries; t++) {
 		size_t sent = 0;
@@ -301,11 +295,11 @@ static int exchange(struct exchange *x, uint16_t trn_id,
 			rc = SMBG_EIO;
 			break;
 		}
-		int64_t end = now_ms() + x->interval_ms;
+		int64_t end = clock_now_ms() + x->interval_ms;
 		if (hard_end && end > hard_end)
 			end = hard_end;
 		for (;;) {
-			int64_t left = end - now_ms();
+			int64_t left = end - clock_now_ms();
 			if (left <= 0)
 				break;
 			struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -338,7 +332,7 @@ static int exchange(struct exchange *x, uint16_t trn_id,
 			rc = 1;
 			break;
 		}
-		if (hard_end && now_ms() >= hard_end)
+		if (hard_end && clock_now_ms() >= hard_end)
 			break;
 	}
 	close(fd);
@@ -424,7 +418,7 @@ static uint16_t new_trn_id(void)
 {
 	uint16_t id = 0;
 	if (smb_random(&id, sizeof(id)) < 0)
-		id = (uint16_t)(now_ms() ^ getpid());
+		id = (uint16_t)(clock_now_ms() ^ getpid());
 	return id;
 }
 
