@@ -37,14 +37,25 @@ static const char usage_text[] =
     "Listener:\n"
     "  --addr ADDR              listen address (default localhost:2022; :2022 = all)\n"
     "  --stdio                  serve one session over stdin/stdout, no SSH\n"
-    "  --user NAME --pass PW    password authentication\n"
+    "  --user NAME --pass PW    password authentication (or --pass-file FILE, whose\n"
+    "                           first line is the password, or $SMBGATE_PASS)\n"
     "  --authorized-keys FILE   public keys allowed to log in\n"
     "                           (default ~/.ssh/authorized_keys when it exists)\n"
-    "  --no-auth                allow anyone in without authentication\n"
+    "  --no-auth                allow anyone in without authentication (loopback\n"
+    "                           addresses only, unless --no-auth-anywhere is given too)\n"
     "  --key FILE               host key (repeatable; default: generated once into\n"
     "                           ~/.cache/smbgate/serve-sftp)\n"
     "  --max-handles N          open files and directories per session (default 1024)\n"
     "  --stats DURATION         log transfer statistics this often (e.g. 1m)\n"
+    "\n"
+    "Limits (as OpenSSH's sshd):\n"
+    "  --max-startups S:R:F     connections not logged in yet: beyond S refuse R%,\n"
+    "                           growing to all at F (default 10:30:100)\n"
+    "  --login-grace-time DURATION  key exchange and login must end within this\n"
+    "                           (default 30s; 0 = no limit)\n"
+    "  --max-connections N      connections in total (default 256)\n"
+    "  --max-connections-per-source N  connections per client address (default 32)\n"
+    "  --max-sessions N         channels per connection (default 10)\n"
     "\n"
     "VFS:\n"
     "  --read-only              refuse every change\n"
@@ -78,6 +89,13 @@ enum {
 	O_KEY,
 	O_MAXHANDLES,
 	O_STATS,
+	O_PASSFILE,
+	O_NOAUTH_ANYWHERE,
+	O_MAXSTARTUPS,
+	O_GRACE,
+	O_MAXCONNS,
+	O_MAXCONNS_SRC,
+	O_MAXSESSIONS,
 	O_READONLY,
 	O_UID,
 	O_GID,
@@ -101,6 +119,13 @@ static const struct option long_opts[] = {
     {"key", required_argument, NULL, O_KEY},
     {"max-handles", required_argument, NULL, O_MAXHANDLES},
     {"stats", required_argument, NULL, O_STATS},
+    {"pass-file", required_argument, NULL, O_PASSFILE},
+    {"no-auth-anywhere", no_argument, NULL, O_NOAUTH_ANYWHERE},
+    {"max-startups", required_argument, NULL, O_MAXSTARTUPS},
+    {"login-grace-time", required_argument, NULL, O_GRACE},
+    {"max-connections", required_argument, NULL, O_MAXCONNS},
+    {"max-connections-per-source", required_argument, NULL, O_MAXCONNS_SRC},
+    {"max-sessions", required_argument, NULL, O_MAXSESSIONS},
     {"read-only", no_argument, NULL, O_READONLY},
     {"uid", required_argument, NULL, O_UID},
     {"gid", required_argument, NULL, O_GID},
@@ -168,6 +193,49 @@ static int parse_uint(const char *s, int base, unsigned long max, unsigned long 
 	return 0;
 }
 
+/* --max-startups: "START:RATE:FULL", or "N" (N:100:N, as sshd). */
+static int parse_startups(const char *s, struct ssh_serve_opts *ho)
+{
+	unsigned long a, r, f;
+	char b[3][16];
+	if (sscanf(s, "%15[0-9]:%15[0-9]:%15[0-9]", b[0], b[1], b[2]) == 3) {
+		if (parse_uint(b[0], 10, 1u << 20, &a) < 0 || parse_uint(b[1], 10, 100, &r) < 0 ||
+		    parse_uint(b[2], 10, 1u << 20, &f) < 0 || a > f ||
+		    strlen(s) != strlen(b[0]) + strlen(b[1]) + strlen(b[2]) + 2)
+			return -1;
+	} else if (parse_uint(s, 10, 1u << 20, &a) == 0) {
+		r = 100;
+		f = a;
+	} else {
+		return -1;
+	}
+	ho->startups_begin = (int)a;
+	ho->startups_rate = (int)r;
+	ho->startups_full = (int)f;
+	return 0;
+}
+
+/* The first line of path, without its newline, into buf (wiped by the caller). */
+static int read_pass_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "smbgate serve: cannot read --pass-file %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	int ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	size_t n = ok ? strcspn(buf, "\r\n") : 0;
+	if (!ok || n == 0 || (n == len - 1 && buf[n] == '\0')) {
+		fprintf(stderr, "smbgate serve: --pass-file %s: %s\n", path,
+			ok && n ? "the password is too long" : "no password on its first line");
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -195,13 +263,25 @@ static void stdio_refuse(const char *why)
 	(void)sftp_serve_refusal(STDIN_FILENO, STDOUT_FILENO, why);
 }
 
+static char pass_buf[1024]; /* --pass-file's password (wiped before returning) */
+
+static int cmd_serve_main(int argc, char **argv);
+
 int cmd_serve(int argc, char **argv)
+{
+	int rc = cmd_serve_main(argc, argv);
+	explicit_bzero(pass_buf, sizeof(pass_buf));
+	return rc;
+}
+
+static int cmd_serve_main(int argc, char **argv)
 {
 	struct vfs_opts vo;
 	struct sftp_opts so;
 	struct ssh_serve_opts ho;
 	int stdio = 0;
 	unsigned long u;
+	const char *pass_file = NULL;
 	vfs_opts_default(&vo);
 	sftp_opts_default(&so);
 	ssh_serve_opts_default(&ho);
@@ -256,6 +336,38 @@ int cmd_serve(int argc, char **argv)
 			if (parse_uint(optarg, 10, 1u << 20, &u) < 0 || u == 0)
 				return bad("--max-handles", optarg);
 			so.max_handles = u;
+			break;
+		case O_PASSFILE:
+			pass_file = optarg;
+			break;
+		case O_NOAUTH_ANYWHERE:
+			ho.no_auth_anywhere = 1;
+			break;
+		case O_MAXSTARTUPS:
+			if (parse_startups(optarg, &ho) < 0)
+				return bad("--max-startups (START:RATE:FULL or N)", optarg);
+			break;
+		case O_GRACE: {
+			long d = parse_duration(optarg);
+			if (d < 0)
+				return bad("--login-grace-time", optarg);
+			ho.login_grace = (int)d;
+			break;
+		}
+		case O_MAXCONNS:
+			if (parse_uint(optarg, 10, 1u << 20, &u) < 0 || u == 0)
+				return bad("--max-connections", optarg);
+			ho.max_conns = (int)u;
+			break;
+		case O_MAXCONNS_SRC:
+			if (parse_uint(optarg, 10, 1u << 20, &u) < 0 || u == 0)
+				return bad("--max-connections-per-source", optarg);
+			ho.max_conns_per_source = (int)u;
+			break;
+		case O_MAXSESSIONS:
+			if (parse_uint(optarg, 10, 1u << 16, &u) < 0 || u == 0)
+				return bad("--max-sessions", optarg);
+			ho.max_sessions = (int)u;
 			break;
 		case O_STATS: {
 			long d = parse_duration(optarg);
@@ -333,6 +445,18 @@ int cmd_serve(int argc, char **argv)
 	}
 	const char *remote = argv[optind];
 	so.access_log = log_enabled(LOG_INFO);
+	/* the password from a file or the environment keeps it out of `ps` */
+	if (pass_file && ho.pass) {
+		fprintf(stderr, "smbgate serve: give --pass or --pass-file, not both\n");
+		return 2;
+	}
+	if (pass_file) {
+		if (read_pass_file(pass_file, pass_buf, sizeof(pass_buf)) < 0)
+			return 2;
+		ho.pass = pass_buf;
+	} else if (!ho.pass && ho.user && getenv("SMBGATE_PASS") && *getenv("SMBGATE_PASS")) {
+		ho.pass = getenv("SMBGATE_PASS");
+	}
 
 	/* Refuse before touching the remote: a listener nobody can log in to is a mistake. */
 	if (!stdio) {
@@ -374,7 +498,10 @@ int cmd_serve(int argc, char **argv)
 			vfs_conn_free(vc);
 		}
 	} else {
-		rc = ssh_serve(v, &ho, &so) < 0 ? 1 : 0;
+		int r = ssh_serve(v, &ho, &so);
+		if (r == SMBG_EBUSY) /* connections still use v: the exit takes it */
+			return 1;
+		rc = r < 0 ? 1 : 0;
 	}
 	hup_vfs = NULL;
 	vfs_free(v);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "util/wbuf.h"
 #include "vfs/vfs.h"
 
 /* Largest packet accepted (the value of its length field): 256 KiB of data plus headers. */
@@ -83,5 +84,20 @@ int sftp_serve_fds(struct vfs_conn *vc, int in, int out, const struct sftp_opts 
  * stderr, so the protocol is the only way the user hears the reason. Returns 0, or < 0 for
  * a malformed or oversized packet (the session ends). */
 int sftp_serve_refusal(int in, int out, const char *why);
+
+/* The same answers for any transport (refusal.c): the client's byte stream goes in, the
+ * replies come out. Packets are skipped, never buffered (constant memory). */
+#define SFTP_REFUSAL_MSG_MAX 512
+struct sftp_refusal {
+	char msg[SFTP_REFUSAL_MSG_MAX];
+	uint8_t hdr[9]; /* length, type, id: all a reply needs */
+	size_t hlen;
+	uint32_t skip; /* bytes of the current packet still to skip */
+};
+void sftp_refusal_init(struct sftp_refusal *r, const char *why);
+/* Takes all len bytes, appending the replies of every complete request to out. Returns 0,
+ * or < 0: SMBG_EPROTO for a malformed or oversized packet (the session must end),
+ * SMBG_ENOMEM. */
+int sftp_refusal_input(struct sftp_refusal *r, const uint8_t *p, size_t len, struct wbuf *out);
 
 #endif

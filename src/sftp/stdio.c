@@ -117,101 +117,44 @@ int sftp_serve_fds(struct vfs_conn *vc, int in, int out, const struct sftp_opts 
 	return rc;
 }
 
-/* ---- a session that cannot be served ---- */
-
-#define REFUSAL_MSG_MAX 512
-
-/* Waits for fd to be ready (the descriptors may be non-blocking). */
-static int wait_fd(int fd, short events)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-	int r = poll(&p, 1, -1);
-	return r < 0 && errno != EINTR ? -1 : 0;
-}
-
-/* Reads exactly n bytes into buf, or discards n bytes when buf is NULL. 0, or < 0 at end of
- * input or on an error. */
-static int read_full(int fd, uint8_t *buf, size_t n)
-{
-	uint8_t junk[4096];
-	while (n > 0) {
-		size_t want = buf ? n : (n < sizeof(junk) ? n : sizeof(junk));
-		ssize_t r = read(fd, buf ? buf : junk, want);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
-			if (errno == EAGAIN && wait_fd(fd, POLLIN) < 0)
-				return -1;
-			continue;
-		}
-		if (r <= 0)
-			return -1;
-		n -= (size_t)r;
-		if (buf)
-			buf += r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
-			if (errno == EAGAIN && wait_fd(fd, POLLOUT) < 0)
-				return -1;
-			continue;
-		}
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
+/* ---- a session that cannot be served (the answers come from refusal.c) ---- */
 
 int sftp_serve_refusal(int in, int out, const char *why)
 {
-	char msg[REFUSAL_MSG_MAX];
-	snprintf(msg, sizeof(msg), "smbgate cannot serve this remote: %s", why);
-	uint32_t mlen = (uint32_t)strlen(msg);
+	struct sftp_refusal r;
+	sftp_refusal_init(&r, why);
 	struct wbuf b;
 	wbuf_init(&b);
+	uint8_t buf[4096];
 	int rc = 0;
 	for (;;) {
-		/* length, type and id (or version): all a reply needs; the rest is skipped */
-		uint8_t hdr[9];
-		if (read_full(in, hdr, sizeof(hdr)) < 0)
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			struct pollfd p = {.fd = in, .events = POLLIN};
+			if (errno == EAGAIN && poll(&p, 1, -1) < 0 && errno != EINTR)
+				break;
+			continue;
+		}
+		if (n <= 0)
 			break; /* the client left */
-		struct cursor c;
-		uint32_t plen, id;
-		uint8_t type;
-		cursor_init(&c, hdr, sizeof(hdr));
-		if (cursor_get_be32(&c, &plen) != 0 || cursor_get_u8(&c, &type) != 0 ||
-		    cursor_get_be32(&c, &id) != 0 || plen < 5 || plen > SFTP_MAX_PACKET) {
-			rc = SMBG_EPROTO;
-			break;
-		}
-		if (read_full(in, NULL, plen - 5) < 0)
-			break;
 		wbuf_reset(&b);
-		if (type == SSH_FXP_INIT) {
-			/* the client learns the reason from its first request's status */
-			wbuf_put_be32(&b, 5);
-			wbuf_put_u8(&b, SSH_FXP_VERSION);
-			wbuf_put_be32(&b, SFTP_VERSION);
-		} else {
-			wbuf_put_be32(&b, 1 + 4 + 4 + 4 + mlen + 4);
-			wbuf_put_u8(&b, SSH_FXP_STATUS);
-			wbuf_put_be32(&b, id);
-			wbuf_put_be32(&b, SSH_FX_FAILURE);
-			wbuf_put_be32(&b, mlen);
-			wbuf_put_bytes(&b, msg, mlen);
-			wbuf_put_be32(&b, 0); /* language tag */
-		}
-		if (wbuf_error(&b) || write_full(out, b.p, b.len) < 0) {
-			rc = wbuf_error(&b) ? SMBG_ENOMEM : 0;
+		rc = sftp_refusal_input(&r, buf, (size_t)n, &b);
+		if (rc < 0)
 			break;
+		for (size_t off = 0; off < b.len;) {
+			ssize_t w = write(out, b.p + off, b.len - off);
+			if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
+				struct pollfd p = {.fd = out, .events = POLLOUT};
+				if (errno == EAGAIN && poll(&p, 1, -1) < 0 && errno != EINTR)
+					goto out;
+				continue;
+			}
+			if (w <= 0)
+				goto out; /* the client left */
+			off += (size_t)w;
 		}
 	}
+out:
 	wbuf_free(&b);
 	return rc;
 }

@@ -18,6 +18,7 @@ struct ssh_exec {
 	enum exec_cmd cmd;
 	int argi; /* next argument to work on */
 	int busy;
+	int orphan; /* freed while busy: the callback in flight frees it */
 	int finished;
 	int status;
 	struct wbuf out, err;
@@ -266,9 +267,15 @@ static void put_hash_line(struct wbuf *b, const char *hex, const char *name)
 	wbuf_put_u8(b, '\n');
 }
 
+static void destroy(struct ssh_exec *x);
+
 static void hash_done(void *priv, int rc, const char *msg)
 {
 	struct ssh_exec *x = priv;
+	if (x->orphan) {
+		destroy(x);
+		return;
+	}
 	const char *arg = x->argv[x->argi];
 	x->busy = 0;
 	if (rc < 0) {
@@ -328,6 +335,10 @@ static void step_hash(struct ssh_exec *x)
 static void df_done(void *priv, int rc, const char *msg)
 {
 	struct ssh_exec *x = priv;
+	if (x->orphan) {
+		destroy(x);
+		return;
+	}
 	x->busy = 0;
 	if (rc < 0) {
 		char m[256];
@@ -444,12 +455,23 @@ const char *ssh_exec_name(const struct ssh_exec *x)
 	return x->argc > 0 && x->argv ? x->argv[0] : "";
 }
 
-void ssh_exec_free(struct ssh_exec *x)
+static void destroy(struct ssh_exec *x)
 {
-	if (!x)
-		return;
 	ssh_exec_free_words(x->argv);
 	wbuf_free(&x->out);
 	wbuf_free(&x->err);
 	free(x);
+}
+
+/* The VFS borrows x until its callback runs (exactly once, with SMBG_ECANCELED at the latest
+ * when the vfs_conn is freed): a busy exec is left to that callback to free. */
+void ssh_exec_free(struct ssh_exec *x)
+{
+	if (!x)
+		return;
+	if (x->busy) {
+		x->orphan = 1;
+		return;
+	}
+	destroy(x);
 }

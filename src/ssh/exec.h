@@ -20,10 +20,12 @@ int ssh_exec_step(struct ssh_exec *x);
 struct wbuf *ssh_exec_stdout(struct ssh_exec *x);
 struct wbuf *ssh_exec_stderr(struct ssh_exec *x);
 int ssh_exec_status(const struct ssh_exec *x);
-/* 1 while a VFS operation is in flight (the exec must not be freed then). */
+/* 1 while a VFS operation is in flight. */
 int ssh_exec_busy(const struct ssh_exec *x);
 /* The command's name ("md5sum"), for logs. */
 const char *ssh_exec_name(const struct ssh_exec *x);
+/* Frees x; while an operation is in flight, its callback frees x instead (so the vfs_conn
+ * must still be run or freed, as it always is). NULL is a no-op. */
 void ssh_exec_free(struct ssh_exec *x);
 
 /* Splits a command line into words (exposed for tests). Returns the count (argv

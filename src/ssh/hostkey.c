@@ -44,6 +44,15 @@ static int mkdirs(const char *path)
 
 static int load_one(ssh_bind b, const char *path, char *why, size_t len)
 {
+	/* as sshd: a private key others can read is no longer private; refuse it */
+	struct stat st;
+	if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+		snprintf(why, len,
+			 "UNPROTECTED PRIVATE KEY FILE: permissions %04o for host key %s are too "
+			 "open; it must not be accessible by group or others (chmod 600 %s)",
+			 (unsigned)(st.st_mode & 07777), path, path);
+		return -1;
+	}
 	ssh_key k = NULL;
 	/* import first: a clear message for an unreadable or malformed key, now rather than
 	 * at the first connection */
@@ -136,9 +145,6 @@ int ssh_hostkeys_load(ssh_bind b, const struct ssh_serve_opts *o, char *why, siz
 		if (stat(path, &st) < 0) {
 			if (generate(path, generated[i].type, generated[i].bits, why, len) < 0)
 				return -1;
-		} else if (st.st_mode & 077) {
-			log_warn("host key %s is readable by others (mode %o)", path,
-				 (unsigned)(st.st_mode & 0777));
 		}
 		if (load_one(b, path, why, len) < 0)
 			return -1;
