@@ -37,6 +37,7 @@ static void auth_failed(struct conn *cn, const char *method, const char *user)
 	cn->auth_tries++;
 	ssh_sources_failed(cn->srv->sources, &cn->addr);
 	log_warn("failed %s login for %s from %s", method, user ? user : "?", cn->peer);
+	wait_penalty(cn); /* the failure is answered late, as sshd does */
 }
 
 static void auth_ok(struct conn *cn, const char *method, const char *user)
