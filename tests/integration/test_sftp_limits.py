@@ -373,3 +373,59 @@ def test_backend_down_reason_reaches_the_client(server, samba, tmp_path):
         assert res.returncode != 0
         assert "smbgate cannot serve this remote" in res.stderr + res.stdout
         assert "subsystem request failed" not in res.stderr
+
+
+class StallingRelay(TcpServer):
+    """Relays to 127.0.0.1:upstream; while .stalled nothing is passed on either way (an SMB
+    server that stopped answering, its connections still open)."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.stalled = False
+        self.closed = False
+        self.conns = []
+        super().__init__()
+
+    def handle(self, conn):
+        up = socket.create_connection(("127.0.0.1", self.upstream))
+        self.conns += [conn, up]
+        _thread(self._pump, conn, up)
+        _thread(self._pump, up, conn)
+
+    def _pump(self, a, b):
+        try:
+            while (d := a.recv(65536)):
+                while self.stalled and not self.closed:
+                    time.sleep(0.05)
+                b.sendall(d)
+        except OSError:
+            pass
+        shutdown_quietly(a, b)
+
+    def close(self):
+        self.closed = True
+        shutdown_quietly(*self.conns)
+        super().close()
+
+
+def test_sigterm_with_stuck_requests(server, samba, tmp_path):
+    area = Area(samba)
+    area.write("big.bin", os.urandom(32 * 1024 * 1024))
+    with StallingRelay(samba.port) as r:
+        s = server(remote=r.url(samba, area.share, area.rel))
+        t = login(s.port)
+        c = paramiko.SFTPClient.from_transport(t)
+        f = c.open("big.bin", "rb")
+        f.read(1024 * 1024)
+        r.stalled = True  # the SMB server freezes mid-download
+        _thread(lambda: f.read(8 * 1024 * 1024))
+        time.sleep(1)
+        t0 = time.time()
+        s.proc.terminate()
+        try:
+            s.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - t0
+        t.close()
+        assert took < 10, f"SIGTERM took {took:.1f} s with a stuck request"
