@@ -75,7 +75,7 @@ static int on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int 
 			return 0;
 		}
 		if (sftp_refusal_input(c->ref, data, len, &c->rout) < 0)
-			c->remote_closed = 1; /* malformed: nothing more to say to it */
+			c->failed = 1; /* malformed: nothing more to say to it */
 		return (int)len;
 	default:
 		return (int)len;
@@ -209,7 +209,7 @@ static void start_sftp(struct chan *c)
 	c->ref = malloc(sizeof(*c->ref));
 	if (!c->ref) {
 		c->kind = C_NEW;
-		c->remote_closed = 1; /* nothing can be said: close it */
+		c->failed = 1; /* nothing can be said: close it */
 		return;
 	}
 	sftp_refusal_init(c->ref, cn->backend_err ? cn->backend_err : "out of memory");
@@ -373,7 +373,7 @@ static int refuse_take(struct chan *c, const uint8_t *p, size_t n)
 
 static void pump_refuse(struct chan *c)
 {
-	if (c->remote_closed) {
+	if (c->remote_closed || c->failed) {
 		chan_close(c);
 		return;
 	}
@@ -439,7 +439,7 @@ void chan_pump(struct chan *c)
 			pump_refuse(c);
 			break;
 		default: /* nothing asked yet, or waiting for the backend */
-			if (c->remote_closed)
+			if (c->remote_closed || c->failed)
 				chan_close(c);
 			break;
 		}

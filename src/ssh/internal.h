@@ -60,6 +60,7 @@ struct chan {
 	struct wbuf rout;	  /* C_REFUSE: answers not yet sent */
 	size_t out_off, err_off;  /* exec output already sent */
 	int in_eof, remote_closed, stalled, closed;
+	int failed;		/* close it: nothing more can be done */
 	int ex_done;		/* the exec command has produced all its output */
 	int retiring;		/* our work is over; waiting for the engine to be idle */
 	struct sftp_stats last; /* stats already added to the server's totals */

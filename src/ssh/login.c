@@ -32,6 +32,13 @@ static void wait_penalty(struct conn *cn)
 	}
 }
 
+/* 1 once MaxAuthTries is used up: further attempts (pipelined ones too) are denied unseen. */
+static int tries_over(const struct conn *cn)
+{
+	int max = cn->srv->o->max_auth_tries;
+	return max > 0 && cn->auth_tries >= max;
+}
+
 static void auth_failed(struct conn *cn, const char *method, const char *user)
 {
 	cn->auth_tries++;
@@ -60,6 +67,8 @@ static int on_auth_password(ssh_session s, const char *user, const char *pass, v
 		auth_ok(cn, "password", user);
 		return SSH_AUTH_SUCCESS;
 	}
+	if (tries_over(cn))
+		return SSH_AUTH_DENIED;
 	wait_penalty(cn);
 	if (ssh_auth_password_ok(cn->srv->o, user, pass)) {
 		auth_ok(cn, "password", user);
@@ -85,7 +94,8 @@ static int on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct
 {
 	struct conn *cn = userdata;
 	(void)s;
-	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID)
+	if ((state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID) ||
+	    (!cn->srv->o->no_auth && tries_over(cn)))
 		return SSH_AUTH_DENIED;
 	int ok = cn->srv->o->no_auth || ssh_auth_pubkey_ok(cn->srv->o, user, key);
 	if (state == SSH_PUBLICKEY_STATE_NONE) { /* a probe: is this key acceptable? */
@@ -128,8 +138,7 @@ int login_expired(struct conn *cn)
 {
 	if (cn->authenticated)
 		return 0;
-	int max = cn->srv->o->max_auth_tries;
-	if (max > 0 && cn->auth_tries >= max) {
+	if (tries_over(cn)) {
 		log_warn("%s: too many login attempts (%d), disconnecting", cn->peer,
 			 cn->auth_tries);
 		return 1;

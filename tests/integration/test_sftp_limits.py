@@ -17,7 +17,7 @@ import time
 import paramiko
 import pytest
 
-from sftp_helpers import PASSWORD, USER, Area, HostKeys, Server
+from sftp_helpers import PASSWORD, SSH_OPTS, USER, Area, HostKeys, Server
 from smb_helpers import TcpServer, _thread, free_port, relay, shutdown_quietly
 
 pytestmark = pytest.mark.timeout(120)
@@ -429,3 +429,26 @@ def test_sigterm_with_stuck_requests(server, samba, tmp_path):
         took = time.time() - t0
         t.close()
         assert took < 10, f"SIGTERM took {took:.1f} s with a stuck request"
+
+
+def test_key_probes_count_as_tries(server, tmp_path):
+    keys = []
+    for i in range(8):
+        k = tmp_path / f"id{i}"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)],
+                       check=True)
+        keys.append(k)
+    auth = tmp_path / "authorized_keys"
+    auth.write_text((tmp_path / "id7.pub").read_text())  # the eighth key: never reached
+    s = server("--authorized-keys", str(auth), user=None)
+    cmd = ["ssh", *SSH_OPTS, "-v", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+           "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+           "-p", str(s.port)]
+    for k in keys:
+        cmd += ["-i", str(k)]
+    r = subprocess.run(cmd + [f"{USER}@127.0.0.1", "echo", "hi"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode != 0  # the accepted key came too late
+    # six refused, a seventh may be on its way when the connection closes
+    assert r.stderr.count("Offering public key") <= 7, r.stderr
+    assert "too many login attempts" in s.log()
