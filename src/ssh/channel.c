@@ -16,6 +16,11 @@
 #define MAX_IOV	       16
 #define PULL_CHUNK     (64 * 1024)
 #define REFUSE_OUT_CAP (64 * 1024) /* answers queued for a refused session */
+/* One memory budget per connection: replies waiting for the client's window, across its
+ * channels. An engine whose replies wait starts no new request while the connection is past
+ * this, or while its own exceed --max-buffered's share (the engine's own cap holds back
+ * concurrent READs only, not ones that complete one after another). */
+#define CONN_OUT_BUDGET (32u * 1024 * 1024)
 
 /* ---- statistics ---- */
 
@@ -320,6 +325,27 @@ static int sftp_take(struct chan *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static size_t conn_output_pending(const struct conn *cn)
+{
+	size_t n = 0;
+	for (const struct chan *c = cn->chans; c; c = c->next)
+		if (c->kind == C_SFTP && c->eng)
+			n += sftp_engine_output_pending(c->eng);
+	return n;
+}
+
+/* 1 when the engine may start requests (see CONN_OUT_BUDGET). A channel with nothing
+ * waiting always may: no channel is starved by the others. */
+static int may_process(const struct chan *c)
+{
+	size_t own = sftp_engine_output_pending(c->eng);
+	if (own == 0)
+		return 1;
+	if (own >= c->cn->srv->so.max_buffered)
+		return 0;
+	return conn_output_pending(c->cn) < CONN_OUT_BUDGET;
+}
+
 static void pump_sftp(struct chan *c)
 {
 	struct sftp_engine *e = c->eng;
@@ -330,7 +356,7 @@ static void pump_sftp(struct chan *c)
 	pull_stalled(c, sftp_room, sftp_take);
 	if (c->closed)
 		return;
-	if (sftp_engine_process(e) < 0) {
+	if (may_process(c) && sftp_engine_process(e) < 0) {
 		log_error("%s: sftp: %s", c->cn->who, sftp_engine_error(e));
 		chan_close(c);
 		return;
