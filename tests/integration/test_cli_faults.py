@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from fault_proxy import FaultProxy
 from samba import SambaServer
-from smb_helpers import EXIT_CONNECT, EXIT_OK, node_slug, own, scratch_dir
+from smb_helpers import EXIT_CONNECT, EXIT_ERROR, EXIT_OK, node_slug, own, scratch_dir
 
 # Samba takes up to 8 MiB per READ or WRITE: the cut comes after two of them, so that a resumed
 # transfer has confirmed data to keep.
@@ -143,6 +143,26 @@ def test_get_resumes_after_stall(samba, run_smbgate, area, shm_path):
     assert r.returncode == EXIT_OK, r.stderr
     assert took < 15, f"{took:.1f} s: the stall was waited out, not timed out"
     assert sha(out.read_bytes()) == sha(data)
+
+
+def test_get_does_not_resume_a_changed_file(samba, run_smbgate, area, shm_path):
+    """The file changes while smbgate waits to reconnect: resuming would splice two versions."""
+    rel, d = area
+    f = on_share(samba, d, "chg.bin", os.urandom(SIZE))
+    with cut_proxy(samba, "s2c") as p:
+        proc = subprocess.Popen([run_smbgate.bin, "get", "--timeout", "5",
+                                 p.url(samba, "plain", f"{rel}/chg.bin"), shm_path / "chg.bin"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while p.cuts == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        with open(f, "ab") as fh:  # within the 1 s pause before the reconnect
+            fh.write(b"more")
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_ERROR, err
+    assert err.splitlines()[-1] == (f"smbgate get: {rel}/chg.bin on smb://127.0.0.1:{p.port}/plain "
+                                    "changed while it was read: not resuming"), err
+    assert list(shm_path.iterdir()) == []
 
 
 def test_put_tree_goes_on_after_cut(samba, run_smbgate, area, shm_path):
