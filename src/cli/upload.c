@@ -91,7 +91,7 @@ static int upload_attempt(struct upload *u, int first)
 
 /* Renames the complete temporary file over the target, again after a reconnect when the
  * connection drops. Returns 0, or an exit code after the message. */
-static int upload_rename(struct upload *u, struct cli_retry *r)
+static int upload_rename(struct upload *u, struct cli_retry *r, int *lost)
 {
 	int retried = 0;
 
@@ -105,6 +105,7 @@ static int upload_rename(struct upload *u, struct cli_retry *r)
 		    !st.is_dir && (!S_ISREG(u->lst->st_mode) || st.size == u->confirmed))
 			return 0;
 		if (!cli_retry_wanted(r, err, u->confirmed)) {
+			*lost = cli_retry_conn_lost(err);
 			rc = cli_fail(u->cc, err, "rename the upload to", u->remote);
 			if (err == SMBG_EACCES || err == SMBG_EPERM)
 				fprintf(stderr,
@@ -114,10 +115,23 @@ static int upload_rename(struct upload *u, struct cli_retry *r)
 			return rc;
 		}
 		rc = cli_retry_reconnect(r, u->cc, u->o, err, "rename the upload to", u->remote);
-		if (rc != 0)
+		if (rc != 0) {
+			*lost = 1;
 			return rc;
+		}
 		retried = 1;
 	}
+}
+
+/* Says where the data sent so far is, after the connection was lost for good: the target is
+ * untouched and the temporary file cannot be deleted without a connection. */
+static void upload_kept(struct upload *u)
+{
+	char n[32];
+
+	progress_human(u->confirmed, n, sizeof(n));
+	fprintf(stderr, "smbgate %s: %s was not changed; the %s uploaded are kept in %s on %s\n",
+		u->cc->cmd, cli_disp(u->remote), n, cli_disp(u->tmp), u->cc->where);
 }
 
 /* Deletes dest after a failure that leaves nothing worth keeping. When the connection is gone
@@ -165,20 +179,14 @@ int upload_file(struct cli_conn *cc, const struct cli_opts *o, int fd, const str
 		lost = 1;
 		rc = cli_fail(cc, rc, u.op, remote);
 	}
-	if (rc == 0 && u.tmp) {
-		rc = upload_rename(&u, &r);
-		if (rc != 0)
-			upload_discard(&u);
-	} else if (rc != 0 && lost && u.created && u.tmp && resumable) {
-		/* What was confirmed is kept for whoever wants it; the target is untouched. */
-		char n[32];
-		progress_human(u.confirmed, n, sizeof(n));
-		fprintf(stderr,
-			"smbgate %s: %s was not changed; the %s uploaded are kept in %s on %s\n",
-			cc->cmd, cli_disp(remote), n, cli_disp(u.tmp), cc->where);
-	} else if (rc != 0 && u.created) {
+	if (rc == 0 && u.tmp)
+		rc = upload_rename(&u, &r, &lost);
+	/* After a lost connection what the server confirmed is kept, when it could be resumed;
+	 * anything else is deleted. */
+	if (rc != 0 && lost && u.created && u.tmp && resumable)
+		upload_kept(&u);
+	else if (rc != 0 && u.created)
 		upload_discard(&u);
-	}
 	free(u.tmp);
 	return rc;
 }
