@@ -24,8 +24,8 @@ from fault_proxy import FaultProxy
 from samba import SambaServer
 from smb_helpers import EXIT_CONNECT, EXIT_ERROR, EXIT_OK, node_slug, own, scratch_dir
 
-# Samba takes up to 8 MiB per READ or WRITE: the cut comes after two of them, so that a resumed
-# transfer has confirmed data to keep.
+# smbgate keeps 7 MiB of requests in flight before it reads an answer: the cut comes well after
+# that, so that a resumed transfer has confirmed data to keep.
 SIZE = 32 << 20
 CUT = 20 << 20  # bytes of the faulty direction before the cut: well inside the transfer
 PARTIAL_RE = r"\.{name}\.[0-9a-f]{{8}}\.partial"
