@@ -264,30 +264,16 @@ static int password_from_file(const char *cmd, const char *path, char **out)
 	return 0;
 }
 
-int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const struct cli_opts *o)
+/* Creates the client for cc's URL (password applied) and connects. Same return convention as
+ * cli_connect. */
+static int conn_open(struct cli_conn *cc, const struct cli_opts *o)
 {
-	int rc = cli_url_parse(cc, cmd, url_str);
-	const char *env;
 	struct smb_url *u = &cc->url;
+	int rc;
 
-	if (rc != 0)
-		return rc;
-	/* The URL's own password wins; the other sources keep it out of `ps`. Without
-	 * a user name the login is anonymous and no password applies. */
-	if (u->user == NULL || u->password != NULL) {
-		/* nothing to add */
-	} else if (o && o->password_file) {
-		rc = password_from_file(cmd, o->password_file, &u->password);
-		if (rc != 0)
-			return rc;
-	} else if ((env = getenv("SMBGATE_PASSWORD")) != NULL) {
-		u->password = strdup(env);
-		if (u->password == NULL)
-			return cli_errorf(cmd, CLI_EXIT_ERROR, "out of memory");
-	}
 	cc->c = smb_client_new(u);
 	if (cc->c == NULL)
-		return cli_errorf(cmd, CLI_EXIT_ERROR, "out of memory");
+		return cli_errorf(cc->cmd, CLI_EXIT_ERROR, "out of memory");
 	if (o && o->timeout >= 0)
 		smb_client_set_timeout(cc->c, o->timeout);
 	log_info("connecting to %s as %s%s%s", cc->where, u->domain ? cli_safe(u->domain) : "",
@@ -322,7 +308,7 @@ int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const
 			snprintf(what, sizeof(what), "%s %s:%u",
 				 stage == SMB_STAGE_NEGOTIATE ? "negotiate with" : "connect to",
 				 cli_safe(u->host), port);
-		fprintf(stderr, "smbgate %s: %s: %s\n", cmd, what, st);
+		fprintf(stderr, "smbgate %s: %s: %s\n", cc->cmd, what, st);
 		return cli_exit_code(rc, stage);
 	}
 	log_info("connected: SMB %s, signing %s, encryption %s",
@@ -330,6 +316,37 @@ int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const
 		 smb_client_signing(cc->c) ? "on" : "off",
 		 smb_client_encryption(cc->c) ? "on" : "off");
 	return 0;
+}
+
+int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const struct cli_opts *o)
+{
+	int rc = cli_url_parse(cc, cmd, url_str);
+	const char *env;
+	struct smb_url *u = &cc->url;
+
+	if (rc != 0)
+		return rc;
+	/* The URL's own password wins; the other sources keep it out of `ps`. Without
+	 * a user name the login is anonymous and no password applies. */
+	if (u->user == NULL || u->password != NULL) {
+		/* nothing to add */
+	} else if (o && o->password_file) {
+		rc = password_from_file(cmd, o->password_file, &u->password);
+		if (rc != 0)
+			return rc;
+	} else if ((env = getenv("SMBGATE_PASSWORD")) != NULL) {
+		u->password = strdup(env);
+		if (u->password == NULL)
+			return cli_errorf(cmd, CLI_EXIT_ERROR, "out of memory");
+	}
+	return conn_open(cc, o);
+}
+
+int cli_reconnect(struct cli_conn *cc, const struct cli_opts *o)
+{
+	smb_client_free(cc->c);
+	cc->c = NULL;
+	return conn_open(cc, o);
 }
 
 void cli_conn_close(struct cli_conn *cc)

@@ -39,6 +39,9 @@ int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str,
 /* Parses only (no connection): for checks before connecting. Same return
  * convention. */
 int cli_url_parse(struct cli_conn *cc, const char *cmd, const char *url_str);
+/* Drops cc's client (a dead connection is not waited for) and connects a new one with the same
+ * URL, password and options. Same return convention as cli_connect. */
+int cli_reconnect(struct cli_conn *cc, const struct cli_opts *o);
 /* Disconnects and frees everything in cc. Safe on a zeroed or failed cc. */
 void cli_conn_close(struct cli_conn *cc);
 

@@ -11,7 +11,10 @@ static const struct cli_cmd_spec cat_spec = {
     .usage = "[options] URL...",
     .about = "Writes each remote file to stdout, in order. --offset and "
 	     "--count select a byte\n"
-	     "range (offsets beyond 4 GiB work); they apply to every file.\n",
+	     "range (offsets beyond 4 GiB work); they apply to every file. When the "
+	     "connection\n"
+	     "drops, smbgate reconnects and the output goes on where it was "
+	     "(--retries).\n",
     .example = "  smbgate cat smb://alice@fileserver/docs/notes.txt\n"
 	       "  smbgate cat --offset 5G --count 1M "
 	       "smb://alice@fileserver/vm/disk.img > part\n",
@@ -23,28 +26,10 @@ static const struct cli_cmd_spec cat_spec = {
 static int cat_one(const struct cli_opts *o, const char *url)
 {
 	struct cli_conn cc;
-	struct smb_file *f = NULL;
-	struct smb_stat st = {0};
-	uint64_t size = UINT64_MAX;
-	int rc = cli_connect(&cc, "cat", url, o), err;
+	int rc = cli_connect(&cc, "cat", url, o);
 
-	if (rc == 0) {
-		err = smb_open(cc.c, cc.url.path, SMB_O_READ | SMB_O_FILE, &f);
-		if (err < 0)
-			rc = cli_fail(&cc, err, "open", cc.url.path);
-	}
-	if (rc == 0) {
-		/* The size only feeds the progress bar; a failed fstat is no reason to
-		 * stop. */
-		if (smb_fstat(cc.c, f, &st) == 0)
-			size = st.size > o->offset ? st.size - o->offset : 0;
-		if (o->count < size)
-			size = o->count;
-		rc = xfer_download(&cc, o, f, cc.url.path, o->offset, o->count, size, 1, "stdout");
-		err = smb_close(cc.c, f);
-		if (rc == 0 && err < 0)
-			rc = cli_fail(&cc, err, "close", cc.url.path);
-	}
+	if (rc == 0)
+		rc = xfer_fetch(&cc, o, cc.url.path, NULL, o->offset, o->count, 1, "stdout");
 	cli_conn_close(&cc);
 	return rc;
 }

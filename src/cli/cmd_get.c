@@ -34,7 +34,9 @@ static const struct cli_cmd_spec get_spec = {
 	     "temporary name and\n"
 	     "renamed when complete; a failed get leaves no partial file. "
 	     "Modification times\n"
-	     "are kept.\n",
+	     "are kept. When the connection drops, smbgate reconnects and goes on "
+	     "where it was\n"
+	     "(--retries).\n",
     .example = "  smbgate get smb://alice@fileserver/docs/report.pdf ~/Downloads/\n"
 	       "  smbgate get -r smb://alice@fileserver/docs/photos ./photos\n"
 	       "  smbgate get smb://alice@fileserver/docs/log.txt - | grep ERROR\n",
@@ -95,31 +97,19 @@ static char *tmp_name(const char *final)
 static int get_file(struct cli_conn *cc, const struct cli_opts *o, const char *remote,
 		    const struct smb_stat *st, const char *local)
 {
-	struct smb_file *f = NULL;
 	char *tmp = NULL;
-	int fd = -1, rc, err;
+	int fd = -1, rc;
 	mode_t mask;
 
-	err = smb_open(cc->c, remote, SMB_O_READ | SMB_O_FILE, &f);
-	if (err < 0)
-		return cli_fail(cc, err, "open", remote);
-	if (strcmp(local, "-") == 0) {
-		rc = xfer_download(cc, o, f, remote, 0, UINT64_MAX, st->size, 1, "stdout");
-		err = smb_close(cc->c, f);
-		if (rc == 0 && err < 0)
-			rc = cli_fail(cc, err, "close", remote);
-		return rc;
-	}
+	if (strcmp(local, "-") == 0)
+		return xfer_fetch(cc, o, remote, st, 0, UINT64_MAX, 1, "stdout");
 
 	tmp = tmp_name(local);
-	if (tmp == NULL) {
-		smb_close(cc->c, f);
+	if (tmp == NULL)
 		return cli_errorf(cc->cmd, CLI_EXIT_ERROR, "out of memory");
-	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		rc = cli_fail_local(cc->cmd, "create", local, errno);
-		smb_close(cc->c, f);
 		free(tmp);
 		return rc;
 	}
@@ -129,10 +119,8 @@ static int get_file(struct cli_conn *cc, const struct cli_opts *o, const char *r
 	if (fchmod(fd, 0666 & ~mask) != 0)
 		log_debug("fchmod %s: %s", tmp, strerror(errno));
 
-	rc = xfer_download(cc, o, f, remote, 0, UINT64_MAX, st->size, fd, local);
-	err = smb_close(cc->c, f);
-	if (rc == 0 && err < 0)
-		rc = cli_fail(cc, err, "close", remote);
+	/* A dropped connection resumes into the same temporary file (--retries). */
+	rc = xfer_fetch(cc, o, remote, st, 0, UINT64_MAX, fd, local);
 	if (rc == 0 && (st->mtime.tv_sec != 0 || st->mtime.tv_nsec != 0)) {
 		struct timespec ts[2] = {st->atime, st->mtime};
 		if (ts[0].tv_sec == 0 && ts[0].tv_nsec == 0)

@@ -1,10 +1,7 @@
 /* smbgate put LOCAL URL: copy a local file, stdin or tree (-r) to the share.
  *
- * The upload goes to the final name directly, not to a temporary name renamed
- * at the end: a rename needs DELETE access that many shares do not grant, and
- * Windows applications lock or watch names. When an upload fails after the
- * remote file was created, the partial file is deleted instead (best effort:
- * when the connection itself is gone it cannot be, and the message says so). */
+ * Each file goes to a temporary name beside its target and is renamed over it when complete
+ * (cli/upload.c); --inplace writes to the target directly. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +13,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "cli/xfer.h"
+#include "cli/upload.h"
 #include "util/log.h"
 #include "util/utf16.h"
 
@@ -29,14 +26,23 @@ static const struct cli_cmd_spec put_spec = {
 	     "directory LOCAL\n"
 	     "and everything under it (into URL/NAME when URL is an existing "
 	     "directory, else as\n"
-	     "URL). Existing files are overwritten. A failed upload deletes "
-	     "the partial remote\n"
-	     "file. Modification times are kept. Symbolic links to directories "
-	     "are skipped.\n",
+	     "URL). Existing files are overwritten. Each file is written to a "
+	     "hidden temporary\n"
+	     "name in the target's folder (.NAME.XXXXXXXX.partial) and renamed "
+	     "over the target\n"
+	     "when complete, so the target never holds half a file (--inplace "
+	     "writes to the\n"
+	     "target directly). When the connection drops, smbgate reconnects and "
+	     "resumes a\n"
+	     "file upload where the server confirmed it (--retries); a failed "
+	     "upload keeps the\n"
+	     "temporary file only when that connection was lost, and says so. "
+	     "Modification\n"
+	     "times are kept. Symbolic links to directories are skipped.\n",
     .example = "  smbgate put report.pdf smb://alice@fileserver/docs/\n"
 	       "  smbgate put -r ./photos smb://alice@fileserver/docs/photos\n"
 	       "  tar c dir | smbgate put - smb://alice@fileserver/backup/dir.tar\n",
-    .opts = CLI_F_CONN | CLI_F_XFER | CLI_F(CLI_OPT_RECURSIVE),
+    .opts = CLI_F_CONN | CLI_F_XFER | CLI_F(CLI_OPT_RECURSIVE) | CLI_F(CLI_OPT_INPLACE),
     .min_args = 2,
     .max_args = 2,
 };
@@ -54,43 +60,6 @@ static int put_name_check(const char *cmd, const char *local)
 			  cli_safe(local));
 }
 
-/* Deletes the partial remote file after a failed upload. */
-static void put_cleanup(struct cli_conn *cc, const char *remote)
-{
-	int err = smb_unlink(cc->c, remote);
-
-	if (err < 0)
-		fprintf(stderr, "smbgate %s: could not delete the partial file %s on %s: %s\n",
-			cc->cmd, cli_disp(remote), cc->where, smbg_strerror(err));
-}
-
-/* Uploads local (fd already open, lst its stat) to the remote path remote. */
-static int put_fd(struct cli_conn *cc, const struct cli_opts *o, int fd, const struct stat *lst,
-		  const char *local, const char *remote)
-{
-	struct smb_file *f = NULL;
-	int rc, err;
-	uint64_t size = S_ISREG(lst->st_mode) ? (uint64_t)lst->st_size : UINT64_MAX;
-
-	err = smb_open(cc->c, remote, SMB_O_WRITE | SMB_O_CREATE | SMB_O_TRUNC | SMB_O_FILE, &f);
-	if (err < 0)
-		return cli_fail(cc, err, "create", remote);
-	rc = xfer_upload(cc, o, f, remote, size, fd, local, NULL);
-	if (rc == 0 && S_ISREG(lst->st_mode)) {
-		/* After the last write, so that the server's own update does not win. */
-		err = smb_futimens(cc->c, f, NULL, &lst->st_mtim);
-		if (err < 0)
-			log_warn("set modification time of %s: %s", cli_disp(remote),
-				 smbg_strerror(err));
-	}
-	err = smb_close(cc->c, f);
-	if (rc == 0 && err < 0)
-		rc = cli_fail(cc, err, "close", remote);
-	if (rc != 0)
-		put_cleanup(cc, remote);
-	return rc;
-}
-
 static int put_file(struct cli_conn *cc, const struct cli_opts *o, const char *local,
 		    const char *remote)
 {
@@ -100,7 +69,7 @@ static int put_file(struct cli_conn *cc, const struct cli_opts *o, const char *l
 	if (strcmp(local, "-") == 0) {
 		if (fstat(0, &lst) != 0)
 			return cli_fail_local(cc->cmd, "read", "stdin", errno);
-		return put_fd(cc, o, 0, &lst, "stdin", remote);
+		return upload_file(cc, o, 0, &lst, "stdin", remote);
 	}
 	fd = open(local, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -112,7 +81,7 @@ static int put_file(struct cli_conn *cc, const struct cli_opts *o, const char *l
 				cli_safe(local));
 	} else {
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		rc = put_fd(cc, o, fd, &lst, local, remote);
+		rc = upload_file(cc, o, fd, &lst, local, remote);
 	}
 	close(fd);
 	return rc;

@@ -23,6 +23,10 @@ static const struct opt_def opt_defs[] = {
      "make parent directories as needed; no error if it exists"},
     {CLI_OPT_OFFSET, 0, "offset", "N", "start at byte N (suffixes K, M, G, T: powers of 1024)"},
     {CLI_OPT_COUNT, 0, "count", "N", "copy at most N bytes"},
+    {CLI_OPT_INPLACE, 0, "inplace", NULL,
+     "write to the target directly, not to a temporary name renamed when complete"},
+    {CLI_OPT_RETRIES, 0, "retries", "N",
+     "after a dropped connection, reconnect and resume up to N times in a row (default 3)"},
     {CLI_OPT_PASSWORD_FILE, 0, "password-file", "FILE",
      "read the password from the first line of FILE"},
     {CLI_OPT_TIMEOUT, 0, "timeout", "SECONDS",
@@ -177,6 +181,17 @@ static int opt_apply(const struct cli_cmd_spec *spec, const struct opt_def *d, c
 		if (cli_parse_size(val, &o->count) != 0)
 			return usage_error(spec, "--count wants a byte count, not", val);
 		break;
+	case CLI_OPT_RETRIES: {
+		uint64_t v;
+		if (cli_parse_size(val, &v) != 0 || strpbrk(val, "KMGTkmgt") || v > 1000)
+			return usage_error(spec, "--retries wants a number from 0 to 1000, not",
+					   val);
+		o->retries = (int)v;
+		break;
+	}
+	case CLI_OPT_INPLACE:
+		o->inplace = 1;
+		break;
 	case CLI_OPT_N:
 		break;
 	}
@@ -190,6 +205,7 @@ int cli_opts_parse(const struct cli_cmd_spec *spec, int argc, char **argv, struc
 	memset(o, 0, sizeof(*o));
 	o->timeout = -1;
 	o->count = UINT64_MAX;
+	o->retries = CLI_RETRIES_DEFAULT;
 	o->args = calloc((size_t)argc + 1, sizeof(char *));
 	if (o->args == NULL) {
 		fprintf(stderr, "smbgate %s: out of memory\n", spec->name);

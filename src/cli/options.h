@@ -20,6 +20,8 @@ enum cli_opt {
 	CLI_OPT_PARENTS,
 	CLI_OPT_OFFSET,
 	CLI_OPT_COUNT,
+	CLI_OPT_RETRIES,
+	CLI_OPT_INPLACE,
 	CLI_OPT_N
 };
 
@@ -29,7 +31,10 @@ enum cli_opt {
 	(CLI_F(CLI_OPT_HELP) | CLI_F(CLI_OPT_VERBOSE) | CLI_F(CLI_OPT_PASSWORD_FILE) |             \
 	 CLI_F(CLI_OPT_TIMEOUT))
 /* Commands that move file contents. */
-#define CLI_F_XFER (CLI_F(CLI_OPT_PROGRESS) | CLI_F(CLI_OPT_NO_PROGRESS))
+#define CLI_F_XFER (CLI_F(CLI_OPT_PROGRESS) | CLI_F(CLI_OPT_NO_PROGRESS) | CLI_F(CLI_OPT_RETRIES))
+
+/* --retries when not given. */
+#define CLI_RETRIES_DEFAULT 3
 
 enum cli_progress_mode { CLI_PROGRESS_AUTO = 0, CLI_PROGRESS_NEVER, CLI_PROGRESS_ALWAYS };
 
@@ -42,6 +47,8 @@ struct cli_opts {
 	int parents;	 /* mkdir -p */
 	uint64_t offset; /* cat --offset */
 	uint64_t count;	 /* cat --count; UINT64_MAX = to the end */
+	int retries;	 /* --retries N: reconnects after a dropped connection (default 3) */
+	int inplace;	 /* put --inplace: write to the target directly, no temporary name */
 	int nargs;
 	char **args; /* positional arguments (borrowed from argv; the array is owned,
 			see below) */
