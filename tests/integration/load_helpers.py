@@ -33,6 +33,7 @@ OPS = ["put", "get", "stat", "listdir", "rename", "remove", "mkdir", "get_shared
 OP_WEIGHTS = [5, 5, 4, 2, 2, 2, 1, 1]
 CONNECT_TIMEOUT = 30
 OP_TIMEOUT = 60  # one operation, at most (paramiko channel timeout)
+MAX_ERRORS = 20  # a session ends after this many (one broken link would repeat them)
 
 
 def sha256(b):
@@ -93,14 +94,16 @@ class _Session:
             sf = paramiko.SFTPClient.from_transport(t)
             sf.get_channel().settimeout(OP_TIMEOUT)
             sf.mkdir(self.root)
+            errors = 0
             while time.monotonic() < self.deadline:
                 op = self.rng.choices(OPS, OP_WEIGHTS)[0]
                 try:
                     done = getattr(self, "op_" + op)(sf)
                 except Exception as e:  # noqa: BLE001
                     self.r.error(self.idx, op, repr(e))
+                    errors += 1
                     # the session may be unusable now; end it rather than pile up errors
-                    if not t.is_active():
+                    if not t.is_active() or errors >= MAX_ERRORS:
                         return
                     continue
                 if done:
