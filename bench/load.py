@@ -18,7 +18,6 @@ much as by the gateway: compare runs on the same machine only.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path

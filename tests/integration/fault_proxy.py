@@ -58,11 +58,12 @@ class _Conn:
         self.closed = False
         self.ended = 0  # directions that ended in order (EOF passed on)
         self.woken = threading.Event()  # set at close: ends stalls and delays at once
-        d = proxy.direction
-        on = (lambda x: faulty and d in (x, "both"))
-        mk = (lambda x: _Faults(proxy.cut_after_bytes, proxy.stall_after_bytes, proxy.stall_s,
-                                proxy.delay_per_frame_s) if on(x) else None)
-        self.faults = {"c2s": mk("c2s"), "s2c": mk("s2c")}
+        # each direction gets its own copy of the proxy's faults as they are now, or none
+        self.faults = {}
+        for name in ("c2s", "s2c"):
+            on = faulty and proxy.direction in (name, "both")
+            self.faults[name] = _Faults(proxy.cut_after_bytes, proxy.stall_after_bytes,
+                                        proxy.stall_s, proxy.delay_per_frame_s) if on else None
 
     def start(self):
         for src, dst, name in ((self.client, self.server, "c2s"),
