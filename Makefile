@@ -2,6 +2,7 @@
 #   make check      deps, format-check, build, asan, unit, fuzz, integration (what CI runs)
 #   make demo       a throwaway Samba on 127.0.0.1 and a few smbgate commands against it
 #   make bench      smbgate against smbclient, smbget and rclone on the same Samba
+#   make bench-load 50 SFTP sessions x 60 s of mixed operations through serve sftp
 
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
@@ -24,7 +25,7 @@ FORMAT_DIRS := src include tests/unit tests/fuzz
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all deps build asan fuzz-build fuzz unit integration check format format-check demo \
-	bench clean
+	bench bench-load clean
 
 all: build
 
@@ -82,6 +83,9 @@ demo: deps build
 
 bench: build
 	$(PY) bench/run.py
+
+bench-load: build
+	$(PY) bench/load.py
 
 clean:
 	rm -rf build build-asan build-fuzz
