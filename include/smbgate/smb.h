@@ -129,15 +129,19 @@ int smb_open_stat_async(struct smb_client *c, const char *path, int flags, struc
 			struct smb_stat *st, smb_cb cb, void *priv);
 /* Closes and frees f (also when the close fails on the wire). */
 int smb_close_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
-/* One request: len <= smb_client_max_read(c). rc = bytes read, 0 at end of file. */
+/* len <= smb_client_max_read(c). rc = bytes read: len, or fewer only at the end of the file
+ * (0 at or past it). A server answering short in the middle of the file is asked again for the
+ * rest before the callback runs. */
 int smb_pread_async(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off,
 		    smb_cb cb, void *priv);
-/* One request: len <= smb_client_max_write(c). rc = bytes written. */
+/* len <= smb_client_max_write(c). rc = len: a short answer from the server is followed by a
+ * write of the rest, and one that writes nothing fails the call (SMBG_EIO), so the callback
+ * never sees a short count. */
 int smb_pwrite_async(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
 		     uint64_t off, smb_cb cb, void *priv);
-/* The same with the data taken from fd at fd_off by the kernel (sendfile), no copy through user
- * space. SMBG_ENOTSUP when the session signs or seals, or the dialect cannot; fall back to
- * smb_pwrite_async then. fd must keep the bytes until the callback runs. */
+/* The same (rc = len or < 0) with the data taken from fd at fd_off by the kernel (sendfile), no
+ * copy through user space. SMBG_ENOTSUP when the session signs or seals, or the dialect cannot;
+ * fall back to smb_pwrite_async then. fd must keep the bytes until the callback runs. */
 int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint64_t fd_off,
 			  size_t len, uint64_t off, smb_cb cb, void *priv);
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,

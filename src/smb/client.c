@@ -417,14 +417,14 @@ int smb_pread_async(struct smb_client *c, struct smb_file *f, void *buf, size_t 
 		    smb_cb cb, void *priv)
 {
 	int rc = ready(c);
-	return rc < 0 ? rc : c->ops->read(c, f, buf, len, off, cb, priv);
+	return rc < 0 ? rc : smb_shortio_read(c, f, buf, len, off, cb, priv);
 }
 
 int smb_pwrite_async(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
 		     uint64_t off, smb_cb cb, void *priv)
 {
 	int rc = ready(c);
-	return rc < 0 ? rc : c->ops->write(c, f, buf, len, off, cb, priv);
+	return rc < 0 ? rc : smb_shortio_write(c, f, buf, len, off, cb, priv);
 }
 
 int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint64_t fd_off,
@@ -435,7 +435,7 @@ int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint
 		return rc;
 	if (!c->ops->write_file)
 		return SMBG_ENOTSUP;
-	return c->ops->write_file(c, f, fd, fd_off, len, off, cb, priv);
+	return smb_shortio_write_file(c, f, fd, fd_off, len, off, cb, priv);
 }
 
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,

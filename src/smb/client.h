@@ -57,6 +57,16 @@ void smb_conn_fail(struct smb_client *c, int err, const char *why);
 /* Services the connection until *done is non-zero (or the connection dies / times out). */
 int smb_wait(struct smb_client *c, const int *done);
 
+/* shortio.c: a read or write of len bytes carried over as many requests as the server's short
+ * answers need (async contract of smbgate/smb.h). A read completes short only at the end of the
+ * file; a write completes with len or fails. */
+int smb_shortio_read(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off,
+		     smb_cb cb, void *priv);
+int smb_shortio_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,
+		      uint64_t off, smb_cb cb, void *priv);
+int smb_shortio_write_file(struct smb_client *c, struct smb_file *f, int fd, uint64_t fd_off,
+			   size_t len, uint64_t off, smb_cb cb, void *priv);
+
 /* Tracks open files for teardown. */
 struct smb_file *smb_file_new(struct smb_client *c, const char *path);
 void smb_file_free(struct smb_client *c, struct smb_file *f);

@@ -19,6 +19,8 @@ struct smb_dialect_ops {
 	int (*open)(struct smb_client *c, const char *path, int flags, int options,
 		    struct smb_file **out, struct smb_stat *st, smb_cb cb, void *priv);
 	int (*close)(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+	/* One request each: rc is what the server moved, which may be short of len; callers go
+	 * through smb/shortio.c, which asks again for the rest. */
 	int (*read)(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off,
 		    smb_cb cb, void *priv);
 	int (*write)(struct smb_client *c, struct smb_file *f, const void *buf, size_t len,

@@ -1,8 +1,8 @@
 /* READ_ANDX (MS-CIFS 2.2.4.42, MS-SMB 2.2.4.2): 64-bit offsets (12 words, CAP_LARGE_FILES) and
  * reads above 64 KiB (MaxCountHigh, CAP_LARGE_READX). A server may answer with less than asked
- * for before the end of the file (Samba and Windows cap large reads silently); the rest is then
- * asked for again, so the caller sees a short count only at the end of the file. The data is
- * copied from the frame straight into the caller's buffer. */
+ * for before the end of the file (Samba and Windows cap large reads silently); one request
+ * reports what it got and smb/shortio.c asks again for the rest. The data is copied from the
+ * frame straight into the caller's buffer. */
 #include <string.h>
 
 #include "smb/smb1/smb1.h"
@@ -25,9 +25,6 @@ int smb1_read_parse(const struct smb1_msg *m, size_t *off, size_t *len)
 	return 0;
 }
 
-static int send_read(struct smb_client *c, struct smb_file *f, uint8_t *buf, size_t want,
-		     uint64_t off, size_t total, smb_cb cb, void *priv);
-
 static void read_done(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m)
 {
 	struct smb_file *f = r->file;
@@ -45,20 +42,11 @@ static void read_done(struct smb_client *c, struct smb1_req *r, int err, const s
 			memcpy(r->out, m->p + doff, n);
 		}
 	}
-	if (rc == 0 && n > 0 && n < r->u64) {
-		/* Short, but not at the end of the file (that answer is 0 bytes): go on. */
-		rc = send_read(c, f, (uint8_t *)r->out + n, (size_t)r->u64 - n, r->u64b + n,
-			       r->total + n, r->cb, r->priv);
-		if (rc == 0) {
-			r->cb = NULL; /* the follow-up request completes the caller */
-			return;
-		}
-	}
-	smb1_complete(c, r, rc < 0 ? rc : (int)(r->total + n));
+	smb1_complete(c, r, rc < 0 ? rc : (int)n);
 }
 
 static int send_read(struct smb_client *c, struct smb_file *f, uint8_t *buf, size_t want,
-		     uint64_t off, size_t total, smb_cb cb, void *priv)
+		     uint64_t off, smb_cb cb, void *priv)
 {
 	struct smb1_state *s = smb1_st(c);
 	int large = (s->server_caps & SMB1_CAP_LARGE_FILES) != 0;
@@ -74,7 +62,6 @@ static int send_read(struct smb_client *c, struct smb_file *f, uint8_t *buf, siz
 	r->out = buf;
 	r->u64 = want;
 	r->u64b = off;
-	r->total = total;
 	r->cb = cb;
 	r->priv = priv;
 	struct wbuf *b = &r->pdu;
@@ -103,5 +90,5 @@ int smb1_read(struct smb_client *c, struct smb_file *f, void *buf, size_t len, u
 		return SMBG_EINVAL;
 	if (h && h->path_only)
 		return smb_fail(c, SMBG_EBADF, 0, "read (not opened for reading)", f->path);
-	return send_read(c, f, buf, len, off, 0, cb, priv);
+	return send_read(c, f, buf, len, off, cb, priv);
 }

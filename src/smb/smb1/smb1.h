@@ -184,8 +184,7 @@ struct smb1_req {
 	void *out2;
 	struct smb_file *file;
 	uint64_t u64, u64b;
-	char *path;   /* owned copy for messages (path commands) */
-	size_t total; /* bytes moved so far by a read or write split by a short answer */
+	char *path; /* owned copy for messages (path commands) */
 };
 
 /* Per-handle SMB1 state, hung off smb_file.fid (which SMB1 does not use otherwise). */

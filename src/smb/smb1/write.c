@@ -1,14 +1,11 @@
 /* WRITE_ANDX (MS-CIFS 2.2.4.43, MS-SMB 2.2.4.3): 64-bit offsets (14 words) and writes above
  * 64 KiB (DataLengthHigh, CAP_LARGE_WRITEX). The data goes from the caller's buffer to the
- * socket without a copy (signing hashes it in place). A short count is followed by a write of
- * the rest. */
+ * socket without a copy (signing hashes it in place). One request reports the count the server
+ * wrote; smb/shortio.c writes the rest after a short count. */
 #include "smb/smb1/smb1.h"
 
 /* Header (32) + WordCount + 28 bytes of words + ByteCount = 63; one pad byte aligns the data. */
 #define WRITE_DATA_OFF 64
-
-static int send_write(struct smb_client *c, struct smb_file *f, const uint8_t *buf, size_t len,
-		      uint64_t off, size_t total, smb_cb cb, void *priv);
 
 static void write_done(struct smb_client *c, struct smb1_req *r, int err, const struct smb1_msg *m)
 {
@@ -27,19 +24,11 @@ static void write_done(struct smb_client *c, struct smb1_req *r, int err, const 
 			rc = smb_failf(c, SMBG_EPROTO, "write %s: malformed WRITE_ANDX response",
 				       f->path);
 	}
-	if (rc == 0 && n > 0 && n < r->payload_len) {
-		rc = send_write(c, f, (const uint8_t *)r->payload + n, r->payload_len - n,
-				r->u64b + n, r->total + n, r->cb, r->priv);
-		if (rc == 0) {
-			r->cb = NULL; /* the follow-up request completes the caller */
-			return;
-		}
-	}
-	smb1_complete(c, r, rc < 0 ? rc : (int)(r->total + n));
+	smb1_complete(c, r, rc < 0 ? rc : (int)n);
 }
 
 static int send_write(struct smb_client *c, struct smb_file *f, const uint8_t *buf, size_t len,
-		      uint64_t off, size_t total, smb_cb cb, void *priv)
+		      uint64_t off, smb_cb cb, void *priv)
 {
 	struct smb1_state *s = smb1_st(c);
 	int large = (s->server_caps & SMB1_CAP_LARGE_FILES) != 0;
@@ -55,7 +44,6 @@ static int send_write(struct smb_client *c, struct smb_file *f, const uint8_t *b
 	r->payload = buf;
 	r->payload_len = len;
 	r->u64b = off;
-	r->total = total;
 	r->cb = cb;
 	r->priv = priv;
 	struct wbuf *b = &r->pdu;
@@ -89,5 +77,5 @@ int smb1_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t
 		return SMBG_EINVAL;
 	if (h && h->path_only)
 		return smb_fail(c, SMBG_EBADF, 0, "write (not opened for writing)", f->path);
-	return send_write(c, f, buf, len, off, 0, cb, priv);
+	return send_write(c, f, buf, len, off, cb, priv);
 }
