@@ -137,7 +137,8 @@ static void status_text(const struct cli_conn *cc, int err, char *buf, size_t n)
 	if (st != 0 && smbg_err_from_ntstatus(st) == err)
 		snprintf(buf, n, "%s (%s)", smbg_ntstatus_name(st), smbg_strerror(err));
 	else if (cc->c && (err == SMBG_EPROTO || err == SMBG_ECRYPTO || err == SMBG_ENOPROTO ||
-			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG))
+			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG || err == SMBG_EBADF ||
+			   err == SMBG_ECLOSED))
 		snprintf(buf, n, "%s (%s)", smbg_strerror(err), cli_safe(smb_client_errmsg(cc->c)));
 	else
 		snprintf(buf, n, "%s", smbg_strerror(err));
@@ -290,6 +291,10 @@ int cli_connect(struct cli_conn *cc, const char *cmd, const char *url_str, const
 		return cli_errorf(cmd, CLI_EXIT_ERROR, "out of memory");
 	if (o && o->timeout >= 0)
 		smb_client_set_timeout(cc->c, o->timeout);
+	/* A dropped connection is re-established (3 attempts; --retries sets it). */
+	if (smb_client_set_reconnect(cc->c, 1) < 0)
+		return cli_errorf(cmd, CLI_EXIT_ERROR, "out of memory");
+	smb_client_set_reconnect_attempts(cc->c, 3);
 	log_info("connecting to %s as %s%s%s", cc->where, u->domain ? cli_safe(u->domain) : "",
 		 u->domain ? "\\" : "", u->user ? cli_safe(u->user) : "guest");
 	rc = smb_client_connect(cc->c);
