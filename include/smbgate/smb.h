@@ -90,6 +90,35 @@ void smb_client_free(struct smb_client *c);
  * (default 30; 0 = none). */
 void smb_client_set_timeout(struct smb_client *c, int seconds);
 
+/* Reconnect (off by default; the gateway and the CLI turn it on). When the connection dies
+ * (closed, reset, a request past the timeout) the client reconnects by itself: TCP connect,
+ * negotiate, session setup, tree connect, then each open file is reopened with the same struct
+ * smb_file: through its durable handle (SMB 3.x: data opens ask for a durable handle v2 while
+ * reconnect is on), else by path when it was opened read-only (directories too: their listing
+ * restarts). A file open for writing that the server did not keep fails every later request
+ * with SMBG_EBADF and a message saying written data may be incomplete.
+ *   Requests in flight at the drop: reads, stats, flushes, closes and opens are sent again
+ * (with the replay flag on 3.x); a write is sent again only on a durable handle, else it fails
+ * its handle; listings, renames, deletes and set-info fail with the connection's error.
+ * Requests submitted while the connection is down wait (park) until it is back. A request that
+ * waits longer than the timeout (smb_client_set_timeout) fails with SMBG_ETIMEDOUT, "the server
+ * ... has been unreachable". A session the server expires is re-authenticated in place.
+ *   Attempts: the first at once, then 1 s after a failure, doubling up to 30 s; each attempt's
+ * connect and login is bounded by min(timeout, 10 s). They run inside blocking calls and inside
+ * smb_client_service: an event loop must call smb_client_service(c, 0) now and then (at most
+ * every second) even while smb_client_fd(c) is -1. smb_client_service returns < 0 only when
+ * the client is dead for good (attempt limit reached). SMB1 connections do not reconnect.
+ * Returns 0 or SMBG_ENOMEM. */
+int smb_client_set_reconnect(struct smb_client *c, int on);
+/* Gives up after n consecutive failed attempts (0, the default: never): the parked requests
+ * then fail, and so does everything after. For the CLI's --retries. No-op when reconnect is
+ * off. */
+void smb_client_set_reconnect_attempts(struct smb_client *c, unsigned n);
+/* Successful reconnects so far. */
+unsigned smb_client_reconnects(const struct smb_client *c);
+/* 1 while the connection is down and being re-established (requests wait). */
+int smb_client_reconnecting(const struct smb_client *c);
+
 enum smb_stage smb_client_stage(const struct smb_client *c);
 /* One-line description of the last error ("open docs/a.txt: STATUS_OBJECT_NAME_NOT_FOUND
  * (no such file or directory)"). Never NULL; borrowed until the next call on c. */

@@ -137,7 +137,8 @@ static void status_text(const struct cli_conn *cc, int err, char *buf, size_t n)
 	if (st != 0 && smbg_err_from_ntstatus(st) == err)
 		snprintf(buf, n, "%s (%s)", smbg_ntstatus_name(st), smbg_strerror(err));
 	else if (cc->c && (err == SMBG_EPROTO || err == SMBG_ECRYPTO || err == SMBG_ENOPROTO ||
-			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG || err == SMBG_EIO))
+			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG || err == SMBG_EIO ||
+			   err == SMBG_EBADF || err == SMBG_ECLOSED))
 		snprintf(buf, n, "%s (%s)", smbg_strerror(err), cli_safe(smb_client_errmsg(cc->c)));
 	else
 		snprintf(buf, n, "%s", smbg_strerror(err));
@@ -276,6 +277,14 @@ static int conn_open(struct cli_conn *cc, const struct cli_opts *o)
 		return cli_errorf(cc->cmd, CLI_EXIT_ERROR, "out of memory");
 	if (o && o->timeout >= 0)
 		smb_client_set_timeout(cc->c, o->timeout);
+	/* A dropped connection is first re-established inside the client (durable handles keep
+	 * open files); --retries bounds those attempts, and --retries 0 turns them off. */
+	int attempts = o ? o->retries : CLI_RETRIES_DEFAULT;
+	if (attempts > 0) {
+		if (smb_client_set_reconnect(cc->c, 1) < 0)
+			return cli_errorf(cc->cmd, CLI_EXIT_ERROR, "out of memory");
+		smb_client_set_reconnect_attempts(cc->c, attempts);
+	}
 	log_info("connecting to %s as %s%s%s", cc->where, u->domain ? cli_safe(u->domain) : "",
 		 u->domain ? "\\" : "", u->user ? cli_safe(u->user) : "guest");
 	rc = smb_client_connect(cc->c);

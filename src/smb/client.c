@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "smb/reconnect.h"
 #include "smb/smb1/smb1.h"
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
@@ -64,6 +65,11 @@ struct smb_client *smb_client_new(const struct smb_url *url)
 		free(c);
 		return NULL;
 	}
+	if (smb_random(c->client_guid, sizeof(c->client_guid)) < 0) {
+		smb_url_free(&c->url);
+		free(c);
+		return NULL;
+	}
 	if (!c->url.min_protocol)
 		c->url.min_protocol = SMB_DIALECT_2_0_2;
 	if (!c->url.max_protocol)
@@ -106,9 +112,11 @@ void smb_conn_fail(struct smb_client *c, int err, const char *why)
 {
 	if (c->dead)
 		return;
-	c->dead = err < 0 ? err : SMBG_EIO;
 	if (why)
-		smb_failf(c, c->dead, "%s", why);
+		smb_failf(c, err < 0 ? err : SMBG_EIO, "%s", why);
+	if (c->recon && smb_recon_drop(c, err)) /* parked, reconnecting */
+		return;
+	c->dead = err < 0 ? err : SMBG_EIO;
 	log_debug("connection failed: %s", c->errmsg);
 	char saved[sizeof(c->errmsg)];
 	memcpy(saved, c->errmsg, sizeof(saved));
@@ -180,7 +188,8 @@ short smb_client_events(const struct smb_client *c)
 
 size_t smb_client_pending(const struct smb_client *c)
 {
-	return c->ops && c->ops->pending ? c->ops->pending(c) : 0;
+	size_t n = c->ops && c->ops->pending ? c->ops->pending(c) : 0;
+	return n + (c->recon ? c->recon->nparked : 0); /* parked: they run after a reconnect */
 }
 
 static const char *closed_msg(struct smb_client *c)
@@ -213,6 +222,10 @@ int smb_client_service(struct smb_client *c, short revents)
 	if (c->dead)
 		return c->dead;
 	int rc = 0;
+	if (c->recon && (rc = smb_recon_service(c)) < 0)
+		return rc;
+	if (c->t.fd < 0)
+		return c->dead; /* down, reconnecting */
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		rc = smb_transport_read(&c->t, frame_cb, c);
 		if (rc < 0) {
@@ -242,6 +255,13 @@ int smb_wait(struct smb_client *c, const int *done)
 	while (!*done) {
 		if (c->dead)
 			return c->dead;
+		if (c->recon) {
+			int rc = smb_recon_service(c);
+			if (rc < 0)
+				return rc;
+			if (*done)
+				break;
+		}
 		/* Push queued output before sleeping: most waits follow a submit. */
 		if (smb_transport_has_output(&c->t)) {
 			int rc = smb_client_service(c, 0);
@@ -251,7 +271,7 @@ int smb_wait(struct smb_client *c, const int *done)
 				break;
 		}
 		struct pollfd p = {.fd = c->t.fd, .events = smb_client_events(c)};
-		int r = poll(&p, 1, 1000);
+		int r = poll(&p, 1, smb_recon_wait_ms(c, 1000));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -262,7 +282,7 @@ int smb_wait(struct smb_client *c, const int *done)
 			int rc = smb_client_service(c, p.revents);
 			if (rc < 0)
 				return rc;
-		} else if (check_expiry(c) < 0)
+		} else if (p.fd >= 0 && check_expiry(c) < 0)
 			return c->dead;
 	}
 	return 0;
@@ -317,6 +337,8 @@ void smb_client_free(struct smb_client *c)
 {
 	if (!c)
 		return;
+	/* No reconnect for the teardown: parked requests fail (their callbacks run). */
+	smb_recon_free(c);
 	if (c->ops && !c->dead && c->t.fd >= 0 && c->stage == SMB_STAGE_READY) {
 		/* Close what the caller left open, then log off. */
 		while (c->files)
@@ -331,6 +353,27 @@ void smb_client_free(struct smb_client *c)
 	smb_url_free(&c->url);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
+}
+
+int smb_client_set_reconnect(struct smb_client *c, int on)
+{
+	return smb_recon_enable(c, on);
+}
+
+void smb_client_set_reconnect_attempts(struct smb_client *c, unsigned n)
+{
+	if (c->recon)
+		c->recon->max_attempts = n;
+}
+
+unsigned smb_client_reconnects(const struct smb_client *c)
+{
+	return c->recon ? c->recon->reconnects : 0;
+}
+
+int smb_client_reconnecting(const struct smb_client *c)
+{
+	return smb_recon_down(c);
 }
 
 enum smb_stage smb_client_stage(const struct smb_client *c)

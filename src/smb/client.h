@@ -13,6 +13,7 @@
 #include "util/url.h"
 
 struct smb2_state; /* smb/smb2/smb2.h */
+struct smb_recon;  /* smb/reconnect.h */
 
 struct smb_file {
 	struct smb_file *next, *prev; /* the client's open files, closed at teardown */
@@ -23,6 +24,14 @@ struct smb_file {
 	char *path; /* share-relative, for messages */
 	/* directory listing state */
 	int dir_started, dir_done;
+	/* reconnect (smb/reconnect.c): how it was opened, and whether it survives a drop */
+	int flags, options;	 /* SMB_O_* and SMB_OPEN_* of the open */
+	int opened;		 /* the server answered the open: fid is valid */
+	int durable;		 /* the server granted a durable handle (DH2Q) */
+	uint8_t oplock;		 /* oplock level granted (SMB2_OPLOCK_LEVEL_*) */
+	uint8_t create_guid[16]; /* the DH2Q CreateGuid, sent again to reconnect */
+	int broken;		 /* < 0: lost in a reconnect; every request on it fails so */
+	unsigned reopen_gen;	 /* the reconnect that last reopened it */
 };
 
 struct smb_client {
@@ -42,6 +51,8 @@ struct smb_client {
 	void *s1;
 	int in_callback;
 	int64_t last_expiry_check; /* monotonic ms of the last deadline scan */
+	uint8_t client_guid[16];   /* SMB2 ClientGuid, the same on every reconnect */
+	struct smb_recon *recon;   /* reconnect state (smb/reconnect.h); NULL when off */
 };
 
 /* Formats "op path: STATUS_NAME (description)" into c->errmsg and returns err. status may be 0

@@ -253,7 +253,10 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 	if (bc->c)
 		return bc;
 	bc->c = smb_client_new(&sh->url);
-	int rc = bc->c ? smb_client_connect(bc->c) : SMBG_ENOMEM;
+	/* a session outlives a restart of the SMB server (smb_client_set_reconnect) */
+	int rc = bc->c ? smb_client_set_reconnect(bc->c, 1) : SMBG_ENOMEM;
+	if (rc == 0)
+		rc = smb_client_connect(bc->c);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", sh->display ? sh->display : "smb",
 			 bc->c ? smb_client_errmsg(bc->c) : smbg_strerror(rc));

@@ -23,6 +23,8 @@ Shares (all owned by the test user):
   big     read only; 10,000 small files small-00000.txt .. small-09999.txt and a sparse
           5 GiB file sparse5g.bin (10,001 entries). Built once per process and shared by
           every server of that process (big=False leaves the share out).
+  durable read-write, with what Samba needs to grant durable handles (`kernel oplocks = no`,
+          `kernel share modes = no`, `posix locking = no`)
   signed  only on servers made with signing="mandatory": Samba 4.17's `server signing`
           is a global setting (testparm rejects it in a share), so a signed share needs its
           own server. Every share of such a server requires signing.
@@ -406,6 +408,9 @@ class SambaServer:
             "ro": {"path": self._p("shares", "ro"), "read only": "yes"},
             "enc": {"path": self._p("shares", "enc"), "read only": "no",
                     "smb encrypt": "required"},
+            "durable": {"path": self._p("shares", "durable"), "read only": "no",
+                        "kernel oplocks": "no", "kernel share modes": "no",
+                        "posix locking": "no"},
         }
         if self.signing == "mandatory":
             shares["signed"] = {"path": self._p("shares", "signed"), "read only": "no"}
@@ -526,6 +531,20 @@ class SambaServer:
             time.sleep(0.05)
         self._stop_processes()
         raise RigError(f"smbd did not listen on {self.port} within 30 s:\n{self.log_tail()}")
+
+    def restart(self, down=0.0, kill=False):
+        """Stops every smbd process of this server (SIGKILL with kill=True, else as stop()
+        does), stays down `down` seconds, and starts smbd again on the same ports with the
+        same configuration and shares. Clients see their connections reset."""
+        if kill:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self._stop_processes()
+        time.sleep(down)
+        self._spawn()
 
     def log_tail(self, n=30):
         out = []

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "smb/reconnect.h"
 #include "smb/reply.h"
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
@@ -56,7 +57,9 @@ int smb2_state_init(struct smb_client *c)
 	if (!c->s2)
 		return SMBG_ENOMEM;
 	c->s2->credits = 1; /* NEGOTIATE may always be sent */
-	if (smb_random(c->s2->client_guid, 16) < 0 || smb_random(c->s2->nonce_salt, 4) < 0)
+	/* one ClientGuid for the client's life: durable handles are reconnected under it */
+	memcpy(c->s2->client_guid, c->client_guid, 16);
+	if (smb_random(c->s2->nonce_salt, 4) < 0)
 		return SMBG_ECRYPTO;
 	return 0;
 }
@@ -220,6 +223,9 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 	put_le16(h + 6, s->large_mtu ? r->charge : 0);
 	put_le16(h + 14, want);
 	uint32_t flags = r->related ? SMB2_FLAGS_RELATED : 0;
+	if (r->replay)
+		flags |= SMB2_FLAGS_REPLAY_OPERATION;
+	memset(h + 48, 0, 16); /* a request sent again may carry an old signature */
 	put_le64(h + 24, r->msg_id);
 	put_le32(h + 32, 0xFEFF); /* ProcessId, as Windows clients send */
 	if (r->command != SMB2_NEGOTIATE && r->command != SMB2_SESSION_SETUP)
@@ -251,8 +257,12 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 		if (rc < 0)
 			return rc;
 	} else {
-		size_t len;
-		uint8_t *buf = wbuf_take(&r->pdu, &len);
+		size_t len = r->pdu.len;
+		uint8_t *buf = r->keep_pdu ? malloc(len) : wbuf_take(&r->pdu, &len);
+		if (!buf)
+			return SMBG_ENOMEM;
+		if (r->keep_pdu)
+			memcpy(buf, r->pdu.p, len);
 		rc = r->payload_in_file
 			 ? smb_transport_queue_file(&c->t, buf, len, r->payload_fd,
 						    r->payload_fd_off, r->payload_len)
@@ -260,7 +270,9 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 		if (rc < 0)
 			return rc;
 	}
-	wbuf_free(&r->pdu);
+	if (!r->keep_pdu)
+		wbuf_free(&r->pdu);
+	r->sent = 1;
 	r->deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 	pending_add(s, r);
 	log_trace("smb2 -> cmd %u mid %llu charge %u credits %u", r->command,
@@ -268,29 +280,23 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 	return 0;
 }
 
-int smb2_submit(struct smb_client *c, struct smb2_req *r)
+/* Sends r or queues it for credits; on failure r is left to the caller. */
+static int submit_or_queue(struct smb_client *c, struct smb2_req *r)
 {
 	struct smb2_state *s = c->s2;
-	if (c->dead) {
-		smb2_req_free(r);
+	if (c->dead)
 		return c->dead;
-	}
 	int rc = wbuf_error(&r->pdu);
-	if (rc < 0) {
-		smb2_req_free(r);
+	if (rc < 0)
 		return rc;
-	}
 	if (s->large_mtu && r->payload_size > 65536)
 		r->charge = (uint16_t)((r->payload_size + 65535) / 65536);
 	if (s->waitq_head || s->credits < r->charge) {
-		if (s->pending.n == 0 && s->credits < r->charge) {
-			unsigned charge = r->charge;
-			smb2_req_free(r);
+		if (s->pending.n == 0 && s->credits < r->charge)
 			return smb_failf(c, SMBG_EPROTO,
 					 "the server granted too few credits (%u) "
 					 "for a request costing %u",
-					 s->credits, charge);
-		}
+					 s->credits, r->charge);
 		if (s->waitq_tail)
 			s->waitq_tail->next = r;
 		else
@@ -298,10 +304,42 @@ int smb2_submit(struct smb_client *c, struct smb2_req *r)
 		s->waitq_tail = r;
 		return 0;
 	}
-	rc = send_now(c, r);
+	return send_now(c, r);
+}
+
+int smb2_submit(struct smb_client *c, struct smb2_req *r)
+{
+	int rc = c->recon ? smb_recon_submit(c, r) : 0; /* parks it while reconnecting */
+	if (rc == 0)
+		rc = submit_or_queue(c, r);
 	if (rc < 0)
 		smb2_req_free(r);
-	return rc;
+	return rc > 0 ? 0 : rc;
+}
+
+void smb2_resubmit(struct smb_client *c, struct smb2_req *r)
+{
+	int rc = submit_or_queue(c, r);
+	if (rc < 0) {
+		r->done(c, r, rc, NULL);
+		smb2_req_free(r);
+	}
+}
+
+void smb2_take_all(struct smb_client *c, void (*fn)(struct smb_client *, struct smb2_req *))
+{
+	struct smb2_state *s = c->s2;
+	if (!s)
+		return;
+	struct smb2_req *r;
+	while ((r = s->waitq_head)) {
+		s->waitq_head = r->next;
+		r->next = NULL;
+		fn(c, r);
+	}
+	s->waitq_tail = NULL;
+	while ((r = req_of(smb_pending_pop(&s->pending))))
+		fn(c, r);
 }
 
 static void drain_waitq(struct smb_client *c)
@@ -350,11 +388,8 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 	uint32_t granted = get_le16(p + 14);
 	s->credits = s->credits + granted > CREDITS_MAX ? CREDITS_MAX : s->credits + granted;
 	uint64_t mid = get_le64(p + 24);
-	if (mid == UINT64_MAX) {
-		log_debug("ignoring unsolicited SMB2 command %u (we request no oplocks)",
-			  m.command);
-		return 0;
-	}
+	if (mid == UINT64_MAX)
+		return smb2_unsolicited(c, &m);
 	int interim = m.status == STATUS_PENDING && (m.flags & SMB2_FLAGS_ASYNC_COMMAND);
 	struct smb2_req *r = pending_find(s, mid, !interim);
 	if (!r) {
@@ -396,6 +431,9 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 				 "unencrypted SMB2 response on an encrypted "
 				 "session");
 	}
+	/* an expired session is logged into again and r sent again (smb/reconnect.c) */
+	if (m.status == STATUS_NETWORK_SESSION_EXPIRED && c->recon && smb_recon_expired(c, r))
+		return 0;
 	r->done(c, r, 0, &m);
 	smb2_req_free(r);
 	return 0;

@@ -12,16 +12,18 @@
 #include "smb/smb2/smb2.h"
 #include "util/log.h"
 
-static int send_leg(struct smb_client *c, const struct wbuf *tok, struct smb_reply *x)
+/* reauth: a leg on the existing session (signed with its keys when it signs; no preauth hash,
+ * the keys stay, MS-SMB2 3.2.4.2.3) */
+static int send_leg(struct smb_client *c, const struct wbuf *tok, struct smb_reply *x, int reauth)
 {
 	smb_reply_reset(x);
 	struct smb2_req *r = smb2_req_new(c, SMB2_SESSION_SETUP, smb2_done_reply);
 	if (!r)
 		return SMBG_ENOMEM;
 	r->ctx = x;
-	r->no_sign = 1;
+	r->no_sign = !reauth;
 	r->verify_in_done = 1;
-	r->preauth = 1;
+	r->preauth = !reauth;
 	struct wbuf *b = &r->pdu;
 	uint8_t secmode = SMB2_NEGOTIATE_SIGNING_ENABLED;
 	if (c->url.signing_required)
@@ -58,7 +60,7 @@ static int parse_resp(const uint8_t *p, size_t len, struct smb2_msg *m, uint16_t
 	return 0;
 }
 
-int smb2_session_setup(struct smb_client *c)
+static int session_setup(struct smb_client *c, int reauth)
 {
 	struct smb2_state *s = c->s2;
 	struct smb_auth *a = smb_login_auth_new(c);
@@ -71,8 +73,10 @@ int smb2_session_setup(struct smb_client *c)
 	size_t inlen = s->security_blob_len;
 	int rc;
 	uint8_t *prev = NULL; /* the last response, owned, while `in` points into it */
-	memcpy(s->session_preauth, s->preauth, 64);
-	s->session_id = 0;
+	if (!reauth) {
+		memcpy(s->session_preauth, s->preauth, 64);
+		s->session_id = 0;
+	}
 	for (int legs = 0;; legs++) {
 		if (legs > 8) {
 			rc = smb_failf(c, SMBG_EPROTO,
@@ -88,7 +92,7 @@ int smb2_session_setup(struct smb_client *c)
 				       smb_login_user(c), smbg_strerror(rc));
 			goto out;
 		}
-		rc = send_leg(c, &tok, &x);
+		rc = send_leg(c, &tok, &x, reauth);
 		free(prev);
 		prev = NULL;
 		if (rc < 0)
@@ -100,9 +104,14 @@ int smb2_session_setup(struct smb_client *c)
 			rc = smb_failf(c, SMBG_EPROTO, "malformed SESSION_SETUP response");
 			goto out;
 		}
+		if (reauth && m.session_id != s->session_id) {
+			rc = smb_failf(c, SMBG_EPROTO,
+				       "re-authentication answered for another session");
+			goto out;
+		}
 		s->session_id = m.session_id;
 		if (m.status == STATUS_MORE_PROCESSING_REQUIRED) {
-			if (c->dialect == SMB_DIALECT_3_1_1) {
+			if (c->dialect == SMB_DIALECT_3_1_1 && !reauth) {
 				struct iovec v = {x.msg, x.len};
 				if ((rc = smb2_preauth_update(s->session_preauth, &v, 1)) < 0)
 					goto out;
@@ -122,7 +131,8 @@ int smb2_session_setup(struct smb_client *c)
 				      NULL);
 			goto out;
 		}
-		s->session_flags = flags;
+		if (!reauth)
+			s->session_flags = flags;
 		rc = smb_auth_finish(a, blob.p, blob.len);
 		if (rc < 0) {
 			rc = smb_failf(c, rc,
@@ -131,6 +141,20 @@ int smb2_session_setup(struct smb_client *c)
 			goto out;
 		}
 		break;
+	}
+	if (reauth) {
+		/* The session keeps its keys; a signed answer must verify with them. */
+		struct smb2_msg m;
+		(void)smb2_check_message(x.msg, x.len, &m);
+		if ((m.flags & SMB2_FLAGS_SIGNED) && s->have_keys &&
+		    smb2_verify(c, x.msg, x.len) < 0) {
+			rc = smb_failf(c, SMBG_ECRYPTO,
+				       "re-authentication: the server's signature does not verify");
+			goto out;
+		}
+		log_debug("session re-authenticated as %s", smb_login_user(c));
+		rc = 0;
+		goto out;
 	}
 	int anonymous =
 	    (s->session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL)) ||
@@ -195,4 +219,14 @@ out:
 	wbuf_free_secret(&tok);
 	smb_auth_free(a);
 	return rc;
+}
+
+int smb2_session_setup(struct smb_client *c)
+{
+	return session_setup(c, 0);
+}
+
+int smb2_session_reauth(struct smb_client *c)
+{
+	return session_setup(c, 1);
 }

@@ -42,11 +42,12 @@ enum smb2_command {
 	SMB2_NCOMMANDS = 0x13
 };
 
-#define SMB2_FLAGS_SERVER_TO_REDIR 0x00000001
-#define SMB2_FLAGS_ASYNC_COMMAND   0x00000002
-#define SMB2_FLAGS_RELATED	   0x00000004
-#define SMB2_FLAGS_SIGNED	   0x00000008
-#define SMB2_FLAGS_DFS_OPERATIONS  0x10000000
+#define SMB2_FLAGS_SERVER_TO_REDIR  0x00000001
+#define SMB2_FLAGS_ASYNC_COMMAND    0x00000002
+#define SMB2_FLAGS_RELATED	    0x00000004
+#define SMB2_FLAGS_SIGNED	    0x00000008
+#define SMB2_FLAGS_DFS_OPERATIONS   0x10000000
+#define SMB2_FLAGS_REPLAY_OPERATION 0x20000000 /* 3.x: a request sent again after a drop */
 
 /* NTSTATUS values the protocol logic itself looks at */
 #define STATUS_SUCCESS			0x00000000u
@@ -57,6 +58,14 @@ enum smb2_command {
 #define STATUS_END_OF_FILE		0xC0000011u
 #define STATUS_NETWORK_SESSION_EXPIRED	0xC000035Cu
 #define STATUS_USER_SESSION_DELETED	0xC0000203u
+#define STATUS_OBJECT_NAME_NOT_FOUND	0xC0000034u
+
+/* 2.2.13 CREATE: oplock levels; 2.2.13.2 create contexts used for durable handles */
+#define SMB2_OPLOCK_LEVEL_NONE	    0x00
+#define SMB2_OPLOCK_LEVEL_II	    0x01
+#define SMB2_OPLOCK_LEVEL_EXCLUSIVE 0x08
+#define SMB2_OPLOCK_LEVEL_BATCH	    0x09
+#define SMB2_DURABLE_TIMEOUT_MS	    60000 /* asked for in DH2Q: how long the server keeps it */
 
 /* 2.2.3 NEGOTIATE */
 #define SMB2_NEGOTIATE_SIGNING_ENABLED	    0x0001
@@ -124,7 +133,12 @@ struct smb2_req {
 	int verify_in_done; /* session setup: the handler verifies the signature itself */
 	int preauth;	    /* 3.1.1: hash the request and response into the preauth hash */
 	int related;	    /* part of a compound (related to the previous) */
-	struct wbuf pdu;    /* 4 spare bytes + header + body; the payload is separate */
+	/* reconnect (smb/reconnect.c): the pdu is kept after sending so that the request can be
+	 * sent again on a new connection; sent: it went out (its fate is unknown after a drop);
+	 * replay: send it with SMB2_FLAGS_REPLAY_OPERATION */
+	int keep_pdu, sent, replay;
+	int64_t park_deadline; /* parked while reconnecting: fails with a timeout after this */
+	struct wbuf pdu;       /* 4 spare bytes + header + body; the payload is separate */
 	const void *payload;
 	size_t payload_len;
 	int payload_in_file; /* payload_len bytes of payload_fd at payload_fd_off (sendfile) */
@@ -185,6 +199,12 @@ void smb2_fail_all(struct smb_client *c, int err);
 int smb2_expired(struct smb_client *c, int64_t now);
 size_t smb2_pending(const struct smb_client *c);
 void smb2_state_free(struct smb_client *c);
+/* Sends r again (a parked request, smb/reconnect.c): like smb2_submit, but on failure r's done
+ * runs with the error and r is freed. */
+void smb2_resubmit(struct smb_client *c, struct smb2_req *r);
+/* Takes every request out of the connection (waiting for credits, then in flight) and hands
+ * each to fn, which then owns it. */
+void smb2_take_all(struct smb_client *c, void (*fn)(struct smb_client *, struct smb2_req *));
 /* Verifies a signed message with the session's signing key. */
 int smb2_verify(struct smb_client *c, const uint8_t *msg, size_t len);
 /* Writes the 16-byte file id. */
@@ -218,11 +238,20 @@ int smb2_negotiate(struct smb_client *c);
 /* Applies a NEGOTIATE response (msg, len): the dialect, sizes, signing and cipher choices. */
 int smb2_negotiate_finish(struct smb_client *c, const uint8_t *msg, size_t len);
 int smb2_session_setup(struct smb_client *c);
+/* Re-authenticates the session in place (STATUS_NETWORK_SESSION_EXPIRED, MS-SMB2 3.2.4.2.3):
+ * SESSION_SETUP legs on the existing SessionId; the keys stay. Blocking. */
+int smb2_session_reauth(struct smb_client *c);
 int smb2_tree_connect(struct smb_client *c);
 void smb2_logout(struct smb_client *c);
 int smb2_open(struct smb_client *c, const char *path, int flags, int options, struct smb_file **out,
 	      struct smb_stat *st, smb_cb cb, void *priv);
 int smb2_close(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+/* After a reconnect: reestablishes f's open on the new connection, keeping f (its fid is
+ * updated): a durable handle with DH2C, else by path for files opened read-only and
+ * directories. Blocking. < 0 when f cannot be kept. */
+int smb2_reopen(struct smb_client *c, struct smb_file *f);
+/* An unsolicited message (MessageId 0xFFFFFFFFFFFFFFFF): an oplock break is acknowledged. */
+int smb2_unsolicited(struct smb_client *c, const struct smb2_msg *m);
 int smb2_read(struct smb_client *c, struct smb_file *f, void *buf, size_t len, uint64_t off,
 	      smb_cb cb, void *priv);
 int smb2_write(struct smb_client *c, struct smb_file *f, const void *buf, size_t len, uint64_t off,
@@ -264,6 +293,21 @@ struct smb2_negotiate_resp {
 };
 int smb2_negotiate_parse(const struct smb2_msg *m, struct smb2_negotiate_resp *r);
 int smb2_create_parse(const struct smb2_msg *m, uint8_t fid[16], struct smb_stat *st);
+/* What a CREATE response says beyond the attributes: the oplock granted and the durable
+ * handle response (DH2Q, 2.2.14.2.12) among its create contexts. */
+struct smb2_create_out {
+	uint8_t oplock;
+	int durable; /* a DH2Q response context was present */
+	uint32_t durable_timeout_ms;
+	uint32_t durable_flags;
+	unsigned ncontexts;
+};
+int smb2_create_out_parse(const struct smb2_msg *m, struct smb2_create_out *out);
+/* Walks a chain of create contexts (2.2.13.2: Next, NameOffset/Length, DataOffset/Length,
+ * offsets from each context's start) in p[0..len); fills out's context fields. */
+int smb2_create_contexts_parse(const uint8_t *p, size_t len, struct smb2_create_out *out);
+/* An oplock break notification (2.2.23.1): the new level and the FileId. */
+int smb2_oplock_break_parse(const struct smb2_msg *m, uint8_t *level, uint8_t fid[16]);
 int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *priv);
 int smb2_allinfo_parse(const uint8_t *p, size_t len, struct smb_stat *st);
 int smb2_fsinfo_parse(const uint8_t *p, size_t len, struct smb_statfs *st);

@@ -1,0 +1,221 @@
+"""The SMB client heals itself (DESIGN.md decision 9; src/smb/reconnect.c): a connection that
+dies under a transfer is re-established, the open file is reopened (durable handle v2, or by
+path when read-only) and the transfer goes on; a write whose fate is unknown on a handle the
+server did not keep fails clearly. Against a private Samba that the tests restart, and a relay
+(smb_helpers.FrameProxy) that cuts the connection while Samba keeps running (Samba keeps
+durable handles across a disconnect, not across its own restart)."""
+
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rig"))
+from samba import SambaServer  # noqa: E402
+from smb_helpers import FrameProxy, own, shutdown_quietly  # noqa: E402
+
+SIZE = 96 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def samba_r():
+    """A Samba of this module's own: the tests restart it."""
+    with SambaServer(big=False) as s:
+        yield s
+
+
+def make_file(server, share, name, size=SIZE):
+    data = os.urandom(size)
+    p = Path(server.share_path(share)) / name
+    p.write_bytes(data)
+    own(server, p)
+    return hashlib.sha256(data).hexdigest(), p
+
+
+def open_files(server):
+    return server.status().get("open_files", {})
+
+
+def wait_no_open_files(server, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        files = open_files(server)
+        if not files:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"handles left open on Samba: {list(files)}")
+
+
+class SlowCat:
+    """`smbgate -v cat URL` whose stdout is read slowly by a thread; hashes what it reads.
+    .got counts the bytes read so far."""
+
+    def __init__(self, smbgate_bin, url, chunk=1 << 20, pause=0.02):
+        self.p = subprocess.Popen([smbgate_bin, "-v", "cat", url], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.h = hashlib.sha256()
+        self.got = 0
+        self.chunk, self.pause = chunk, pause
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        while True:
+            b = self.p.stdout.read(self.chunk)
+            if not b:
+                return
+            self.h.update(b)
+            self.got += len(b)
+            time.sleep(self.pause)
+
+    def wait_for(self, n, timeout=60):
+        deadline = time.time() + timeout
+        while self.got < n:
+            assert time.time() < deadline, f"only {self.got} bytes read"
+            assert self.p.poll() is None, self.p.stderr.read().decode()
+            time.sleep(0.01)
+
+    def finish(self, timeout=120):
+        err = self.p.stderr.read().decode()
+        self.p.wait(timeout=timeout)
+        self.t.join(timeout=timeout)
+        return self.p.returncode, err
+
+
+class CutProxy(FrameProxy):
+    """A relay that, once armed with cut(), closes the connection it relays after `after`
+    more bytes went in the direction given (to_server True: client -> server). Connections
+    made after the cut pass untouched."""
+
+    def __init__(self, upstream):
+        self.lock = threading.Lock()
+        self.armed = None  # (to_server, bytes left)
+        self.cuts = 0
+        self.live = []
+        super().__init__(upstream)
+
+    def handle(self, conn):
+        self.live.append(conn)
+        super().handle(conn)
+
+    def cut(self, after=0, to_server=False):
+        with self.lock:
+            self.armed = [to_server, after]
+
+    def rewrite(self, body, to_server):
+        with self.lock:
+            if self.armed and self.armed[0] == to_server:
+                self.armed[1] -= len(body)
+                if self.armed[1] <= 0:
+                    self.armed = None
+                    self.cuts += 1
+                    for s in self.live:
+                        shutdown_quietly(s)
+                    self.live = []
+                    raise OSError("cut")
+        return body
+
+
+def test_cat_resumes_across_samba_restart(samba_r, smbgate_bin):
+    """Samba killed and started again on the same port mid-`cat`: the read-only handle is
+    reopened by path and every byte arrives (SHA-256); nothing stays open on Samba."""
+    digest, _ = make_file(samba_r, "durable", "restart.bin")
+    cat = SlowCat(smbgate_bin, samba_r.url("durable", "restart.bin"))
+    cat.wait_for(16 * 1024 * 1024)
+    samba_r.restart(down=1.5, kill=True)
+    rc, err = cat.finish()
+    assert rc == 0, err
+    assert cat.got == SIZE
+    assert cat.h.hexdigest() == digest
+    assert "reconnected" in err, err
+    wait_no_open_files(samba_r)
+
+
+def test_cat_resumes_on_durable_handle(samba_r, smbgate_bin):
+    """The connection cut while Samba runs: the durable handle is reconnected (DH2C) and the
+    reads in flight are sent again; every byte arrives and the handle is closed after."""
+    digest, _ = make_file(samba_r, "durable", "cut.bin")
+    with CutProxy(samba_r.port) as px:
+        cat = SlowCat(smbgate_bin, px.url(samba_r, "durable", "cut.bin"))
+        cat.wait_for(16 * 1024 * 1024)
+        px.cut()
+        rc, err = cat.finish()
+    assert px.cuts == 1
+    assert rc == 0, err
+    assert cat.h.hexdigest() == digest and cat.got == SIZE
+    assert "(durable handle)" in err, err
+    wait_no_open_files(samba_r)
+
+
+def test_put_survives_cut_on_durable_handle(samba_r, run_smbgate, tmp_path):
+    """A cut in the middle of an upload: the writes in flight are sent again on the durable
+    handle (replay flag) and the file on the share is exactly the source."""
+    data = os.urandom(64 * 1024 * 1024)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    with CutProxy(samba_r.port) as px:
+        px.cut(after=20 * 1024 * 1024, to_server=True)
+        r = run_smbgate("-v", "put", src, px.url(samba_r, "durable", "up.bin"))
+    assert px.cuts == 1
+    assert r.returncode == 0, r.stderr
+    assert "(durable handle)" in r.stderr, r.stderr
+    got = (Path(samba_r.share_path("durable")) / "up.bin").read_bytes()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    wait_no_open_files(samba_r)
+
+
+def test_put_without_durable_handle_fails_clearly(samba_r, run_smbgate, tmp_path):
+    """SMB 2.1 has no durable handles v2: a write in flight at the cut cannot be known to have
+    landed, so the upload fails with a message that says so instead of succeeding."""
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(64 * 1024 * 1024))
+    with CutProxy(samba_r.port) as px:
+        px.cut(after=20 * 1024 * 1024, to_server=True)
+        r = run_smbgate("put", src, px.url(samba_r, "plain", "nodur.bin", max_protocol="2.1"))
+    assert px.cuts == 1
+    assert r.returncode != 0, "the upload succeeded across a lost write"
+    assert "could not be kept" in r.stderr, r.stderr
+    wait_no_open_files(samba_r)
+
+
+STATUS_NETWORK_SESSION_EXPIRED = 0xC000035C
+
+
+class ExpireProxy(FrameProxy):
+    """Answers the n-th READ response with STATUS_NETWORK_SESSION_EXPIRED instead (the
+    session stays valid on Samba: the client's re-authentication must succeed there)."""
+
+    def __init__(self, upstream, nth=20):
+        self.left, self.expired = nth, 0
+        super().__init__(upstream)
+
+    def rewrite(self, body, to_server):
+        if (to_server or len(body) < 64 or body[:4] != b"\xfeSMB"
+                or struct.unpack_from("<H", body, 12)[0] != 8):
+            return body
+        self.left -= 1
+        if self.left != 0:
+            return body
+        self.expired += 1
+        hdr = bytearray(body[:64])
+        struct.pack_into("<I", hdr, 8, STATUS_NETWORK_SESSION_EXPIRED)
+        struct.pack_into("<I", hdr, 20, 0)  # NextCommand
+        return bytes(hdr) + struct.pack("<HBBI", 9, 0, 0, 0) + b"\0"  # error response
+
+
+def test_session_expiry_reauthenticates(samba_r, run_smbgate):
+    """A READ answered STATUS_NETWORK_SESSION_EXPIRED: the session is logged into again in
+    place and the read sent again; the download is complete."""
+    digest, _ = make_file(samba_r, "plain", "expire.bin", 32 * 1024 * 1024)
+    with ExpireProxy(samba_r.port) as px:
+        r = run_smbgate("-vv", "cat", px.url(samba_r, "plain", "expire.bin"), text=False)
+    assert px.expired == 1
+    assert r.returncode == 0, r.stderr.decode()
+    assert hashlib.sha256(r.stdout).hexdigest() == digest
+    assert b"expired: logging in again" in r.stderr
