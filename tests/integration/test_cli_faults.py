@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from fault_proxy import FaultProxy
 from samba import SambaServer
-from smb_helpers import EXIT_CONNECT, EXIT_ERROR, EXIT_OK, node_slug, own, scratch_dir
+from smb_helpers import (EXIT_AUTH, EXIT_CONNECT, EXIT_ERROR, EXIT_NOTFOUND, EXIT_OK, node_slug,
+                         own, scratch_dir)
 
 # smbgate keeps 7 MiB of requests in flight before it reads an answer: the cut comes well after
 # that, so that a resumed transfer has confirmed data to keep.
@@ -180,6 +181,19 @@ def test_put_tree_goes_on_after_cut(samba, run_smbgate, area, shm_path):
     assert r.returncode == EXIT_OK, r.stderr
     got = {x.name: x.read_bytes() for x in (d / "tree").iterdir()}
     assert got == files
+
+
+def test_missing_file_and_wrong_password_are_not_retried(samba, run_smbgate, area):
+    rel, d = area
+    t0 = time.monotonic()
+    # cat opens the file within the retried transfer (get looks it up before)
+    r = run_smbgate("cat", "--retries", "5", samba.url("plain", f"{rel}/nope.bin"))
+    assert r.returncode == EXIT_NOTFOUND, r.stderr
+    url = samba.url("plain", f"{rel}/nope.bin").replace(samba.password, "wrong-pw")
+    r2 = run_smbgate("cat", "--retries", "5", url)
+    assert r2.returncode == EXIT_AUTH, r2.stderr
+    assert time.monotonic() - t0 < 1, "a retry pause was taken"
+    assert "reconnecting" not in r.stderr + r2.stderr
 
 
 # ---- --retries 0: a clear failure, nothing under the target's name --------------------------
