@@ -86,6 +86,20 @@ def test_put_resumes_after_cut(samba, run_smbgate, area, src, reset):
     assert sorted(x.name for x in d.iterdir()) == ["up.bin"]  # no temporary left
 
 
+def test_put_resumes_after_cut_sealed(samba, run_smbgate, request, src):
+    """A sealed session sends from the window's buffers, not with sendfile: the resumed part is
+    read from the source at the confirmed offset."""
+    rel = node_slug(request, "f-")
+    with scratch_dir(samba, "enc", rel) as d, cut_proxy(samba, "c2s") as p:
+        r = run_smbgate("-v", "put", "--timeout", "5", src, p.url(samba, "enc", f"{rel}/s.bin"),
+                        timeout=120)
+        assert p.cuts == 1
+        assert r.returncode == EXIT_OK, r.stderr
+        assert re.search(r"resuming the upload of \S+ at byte [1-9]", r.stderr), r.stderr
+        assert sha((d / "s.bin").read_bytes()) == sha(src.read_bytes())
+        assert sorted(x.name for x in d.iterdir()) == ["s.bin"]
+
+
 def test_get_resumes_after_cut(samba, run_smbgate, area, shm_path):
     rel, d = area
     data = os.urandom(SIZE)
