@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from fault_proxy import FaultProxy
 from samba import SambaServer
-from smb_helpers import EXIT_CONNECT, EXIT_ERROR, EXIT_OK, node_slug, own, scratch_dir
+from smb_helpers import (EXIT_AUTH, EXIT_CONNECT, EXIT_ERROR, EXIT_NOTFOUND, EXIT_OK, node_slug,
+                         own, scratch_dir)
 
 # smbgate keeps 7 MiB of requests in flight before it reads an answer: the cut comes well after
 # that, so that a resumed transfer has confirmed data to keep.
@@ -83,6 +84,20 @@ def test_put_resumes_after_cut(samba, run_smbgate, area, src, reset):
     assert m and 0 < int(m.group(1)) <= CUT, r.stderr
     assert sha((d / "up.bin").read_bytes()) == sha(src.read_bytes())
     assert sorted(x.name for x in d.iterdir()) == ["up.bin"]  # no temporary left
+
+
+def test_put_resumes_after_cut_sealed(samba, run_smbgate, request, src):
+    """A sealed session sends from the window's buffers, not with sendfile: the resumed part is
+    read from the source at the confirmed offset."""
+    rel = node_slug(request, "f-")
+    with scratch_dir(samba, "enc", rel) as d, cut_proxy(samba, "c2s") as p:
+        r = run_smbgate("-v", "put", "--timeout", "5", src, p.url(samba, "enc", f"{rel}/s.bin"),
+                        timeout=120)
+        assert p.cuts == 1
+        assert r.returncode == EXIT_OK, r.stderr
+        assert re.search(r"resuming the upload of \S+ at byte [1-9]", r.stderr), r.stderr
+        assert sha((d / "s.bin").read_bytes()) == sha(src.read_bytes())
+        assert sorted(x.name for x in d.iterdir()) == ["s.bin"]
 
 
 def test_get_resumes_after_cut(samba, run_smbgate, area, shm_path):
@@ -180,6 +195,19 @@ def test_put_tree_goes_on_after_cut(samba, run_smbgate, area, shm_path):
     assert r.returncode == EXIT_OK, r.stderr
     got = {x.name: x.read_bytes() for x in (d / "tree").iterdir()}
     assert got == files
+
+
+def test_missing_file_and_wrong_password_are_not_retried(samba, run_smbgate, area):
+    rel, d = area
+    t0 = time.monotonic()
+    # cat opens the file within the retried transfer (get looks it up before)
+    r = run_smbgate("cat", "--retries", "5", samba.url("plain", f"{rel}/nope.bin"))
+    assert r.returncode == EXIT_NOTFOUND, r.stderr
+    url = samba.url("plain", f"{rel}/nope.bin").replace(samba.password, "wrong-pw")
+    r2 = run_smbgate("cat", "--retries", "5", url)
+    assert r2.returncode == EXIT_AUTH, r2.stderr
+    assert time.monotonic() - t0 < 5, "retry pauses were taken"  # 5 retries: 31 s of pauses
+    assert "reconnecting" not in r.stderr + r2.stderr
 
 
 # ---- --retries 0: a clear failure, nothing under the target's name --------------------------
