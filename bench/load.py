@@ -5,7 +5,8 @@
                                    [--seed N] [--json FILE]
 
 Starts a private Samba on tmpfs (tests/rig/samba.py) and the gateway over a fresh folder of
-its share, then runs --sessions concurrent paramiko sessions for --seconds of put, get, stat,
+its share, then runs --sessions concurrent paramiko sessions (from 8 loopback addresses,
+started 20 ms apart) for --seconds of put, get, stat,
 listdir, rename, remove, mkdir/rmdir and reads of one shared file (the same engine as
 tests/integration/test_load.py: tests/integration/load_helpers.py). Every byte read back is
 checked by SHA-256 against what was written, and afterwards every file on the share's folder
@@ -69,7 +70,7 @@ def main():
         problems = verify_on_disk(r, area.path)
         figures = {
             "sessions": args.sessions, "seconds": round(r.seconds, 1), "seed": r.seed,
-            "logins": r.logins, "ops": r.total_ops,
+            "logins": r.logins, "login_retries": len(r.login_retries), "ops": r.total_ops,
             "ops_per_s": round(r.total_ops / r.seconds, 1),
             "ops_by_kind": r.ops, "errors": len(r.errors),
             "mb_up": round(r.bytes_up / 1e6, 1), "mb_down": round(r.bytes_down / 1e6, 1),
@@ -88,7 +89,7 @@ def main():
 
     f = figures
     print(f"load: {f['sessions']} sessions x {f['seconds']} s (seed {f['seed']}), "
-          f"{f['logins']} logged in")
+          f"{f['logins']} logged in ({f['login_retries']} logins dropped and retried)")
     print(f"  ops        {f['ops']} ({f['ops_per_s']} ops/s): " +
           ", ".join(f"{k} {v}" for k, v in f["ops_by_kind"].items()))
     print(f"  errors     {f['errors']}; disk mismatches {f['disk_mismatches']} "
@@ -99,6 +100,8 @@ def main():
           f"CPU {f['cpu_s_smbgate']} s; exit {f['gateway_exit']}")
     print(f"  smbd       CPU {f['cpu_s_smbd']} s; open files of ours afterwards "
           f"{f['smbd_open_files_after']}")
+    for e in sorted(set(r.login_retries))[:5]:
+        print(f"  login retried after: {e}")
     for e in r.errors[:10]:
         print(f"  error: session {e[0]} {e[1]}: {e[2]}")
     for p in problems[:10]:

@@ -7,6 +7,8 @@ any client and server on 127.0.0.1) and make the link misbehave.
     FaultProxy(port, stall_after_bytes=65536, stall_s=5)             # freeze once, then go on
     FaultProxy(port, delay_per_frame_s=0.01, direction="both")       # slow every SMB message
     p.cut_all()          # drop every open connection now (RST with reset=True)
+    p.freeze(); p.thaw() # hold every byte (connections stay up), then let them go
+    p.retarget(port)     # new connections go to another port (a server restarted there)
     p.connections        # connections accepted so far; p.live: open now
 
 Faults (all per connection, counted from its first byte in `direction`: "s2c", the server's
@@ -18,6 +20,8 @@ answers, the default; "c2s", the client's requests; or "both", each direction on
   faulty_connections only the first K connections get the faults (None: all of them), so a
                      client that reconnects finds a healthy link
 Fault settings may be changed between connections; a connection keeps what it started with.
+
+A byte held by a stall, a delay or a freeze is not counted in .bytes until it is forwarded.
 
 Bounded: at most max_connections open at once (more are accepted and closed at once), two
 threads per connection, 64 KiB per read; stop() and cut_all() wake every thread (stalls too)
@@ -98,6 +102,10 @@ class _Conn:
         return not self.closed
 
     def _send(self, dst, data, name):
+        # frozen: hold the bytes (TCP stays up, as with a server stopped by SIGSTOP)
+        while not self.proxy._flowing.is_set():
+            if self.woken.wait(0.05):
+                raise OSError("closed while frozen")
         self.proxy._count(name, len(data))
         dst.sendall(data)
 
@@ -197,6 +205,8 @@ class FaultProxy:
         self._conns = set()
         self._threads = []
         self._stopping = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.sock = None
         self.port = None
 
@@ -243,6 +253,15 @@ class FaultProxy:
         for c in conns:
             c.close(reset=self.reset if reset is None else reset)
         return len(conns)
+
+    def freeze(self):
+        """Stops forwarding in both directions on every connection, new ones too, until
+        thaw(): connections stay open and nothing moves (the server seems frozen, like smbd
+        under SIGSTOP, without touching the shared Samba)."""
+        self._flowing.clear()
+
+    def thaw(self):
+        self._flowing.set()
 
     def retarget(self, port, host="127.0.0.1"):
         """New connections go to host:port (a server restarted elsewhere)."""

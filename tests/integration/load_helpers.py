@@ -1,7 +1,7 @@
 """Mixed SFTP load over `smbgate serve sftp`, shared by tests/integration/test_load.py (short, in
 make check) and bench/load.py (50 sessions x 60 s).
 
-  run_load(port, sessions, seconds, disk)  N paramiko sessions, each in its own folder
+  run_load(port, sessions, seconds, ...)  N paramiko sessions, each in its own folder
                                   s<i>/ of the served root, doing put, get, stat, listdir,
                                   rename, remove, mkdir/rmdir and reads of one shared file
                                   until the time is up; every byte read back is checked
@@ -12,12 +12,14 @@ make check) and bench/load.py (50 sessions x 60 s).
   cpu_seconds(pids)               utime+stime (+ reaped children) of processes, in seconds
 
 Sessions never touch each other's folders, so every expectation is exact; they meet on the
-gateway (threads, SMB connections, memory) and on Samba.
+gateway (threads, SMB connections, memory) and on Samba. They come from 8 loopback addresses
+(127.0.0.10-17), start 20 ms apart, and reconnect when a login is dropped (counted apart).
 """
 
 import hashlib
 import os
 import random
+import socket
 import threading
 import time
 from pathlib import Path
@@ -34,6 +36,9 @@ OP_WEIGHTS = [5, 5, 4, 2, 2, 2, 1, 1]
 CONNECT_TIMEOUT = 30
 OP_TIMEOUT = 60  # one operation, at most (paramiko channel timeout)
 MAX_ERRORS = 20  # a session ends after this many (one broken link would repeat them)
+LOGIN_RETRY_S = 20  # a session keeps trying to log in this long
+SOURCES = 8  # client addresses 127.0.0.10..17, as users on several hosts (limits per source)
+RAMP_S = 0.02  # sessions start this far apart
 
 
 def sha256(b):
@@ -51,6 +56,7 @@ class LoadResult:
         self.bytes_down = 0
         self.seconds = 0.0
         self.logins = 0
+        self.login_retries = []  # why a login had to be tried again
 
     @property
     def total_ops(self):
@@ -80,14 +86,38 @@ class _Session:
     def _path(self, rel):
         return f"{self.root}/{rel}"
 
-    def run(self):
+    def _connect(self):
+        """A logged-in transport, from this session's source address."""
+        sock = socket.socket()
+        sock.settimeout(CONNECT_TIMEOUT)
+        sock.bind((f"127.0.0.{10 + self.idx % SOURCES}", 0))
+        sock.connect(("127.0.0.1", self.port))
+        t = paramiko.Transport(sock)
+        t.banner_timeout = t.auth_timeout = CONNECT_TIMEOUT
         try:
-            t = paramiko.Transport(("127.0.0.1", self.port))
-            t.banner_timeout = t.auth_timeout = CONNECT_TIMEOUT
-            t.connect(username=self.user, password=self.password)
-        except Exception as e:  # noqa: BLE001 (any failure to log in is an error)
-            self.r.error(self.idx, "login", repr(e))
-            return
+            t.start_client(timeout=CONNECT_TIMEOUT)
+            t.auth_password(self.user, self.password)
+            return t
+        except BaseException:
+            t.close()
+            raise
+
+    def run(self):
+        # A gateway may drop connections at random while many are logging in at once (as
+        # sshd's MaxStartups does); a client then reconnects. Such drops are counted apart
+        # (login_retries); not logging in within LOGIN_RETRY_S is an error.
+        until = time.monotonic() + LOGIN_RETRY_S
+        while True:
+            try:
+                t = self._connect()
+                break
+            except Exception as e:  # noqa: BLE001 (any failure to log in counts)
+                if time.monotonic() > until:
+                    self.r.error(self.idx, "login", repr(e))
+                    return
+                with self.r.lock:
+                    self.r.login_retries.append(repr(e))
+                time.sleep(0.1 + self.rng.random() * 0.2)
         with self.r.lock:
             self.r.logins += 1
         try:
@@ -235,7 +265,8 @@ def run_load(port, sessions, seconds, shared_sha, user, password, seed=None):
         t = threading.Thread(target=s.run, name=f"load-{i}", daemon=True)
         threads.append(t)
         t.start()
-    end_by = deadline + 2 * OP_TIMEOUT + CONNECT_TIMEOUT
+        time.sleep(RAMP_S)
+    end_by = deadline + 2 * OP_TIMEOUT + CONNECT_TIMEOUT + LOGIN_RETRY_S
     for t in threads:
         t.join(timeout=max(0.1, end_by - time.monotonic()))
     stuck = [t.name for t in threads if t.is_alive()]

@@ -241,3 +241,27 @@ def test_smbgate_get_cut_mid_transfer_fails_cleanly(samba, run_smbgate, tmp_path
                 assert left == [], (left, r.stderr)
             assert p.cuts >= 1
             print(f"get across cuts: exit {r.returncode}: {r.stderr.strip()}")
+
+
+def test_freeze_holds_everything_until_thaw():
+    with Echo() as e, FaultProxy(e.port) as p:
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=20)
+        s.sendall(b"before")
+        s.settimeout(10)
+        assert s.recv(6) == b"before"
+        p.freeze()
+        s.sendall(b"during")
+        s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            s.recv(6)
+        assert p.live == 1  # frozen, not closed
+        p.thaw()
+        s.settimeout(10)
+        assert s.recv(6) == b"during"
+        p.freeze()
+        s.sendall(b"x")
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        p.stop()  # a frozen proxy still stops at once
+        assert time.monotonic() - t0 < 5
+        s.close()

@@ -75,7 +75,7 @@ def test_mixed_load(smbgate_bin, samba, hostkey):
         with Sampler(pid) as smp:
             r = run_load(srv.port, SESSIONS, SECONDS, shared_sha, USER, PASSWORD)
         summary = (f"{SESSIONS} sessions x {SECONDS:g} s (seed {r.seed}): {r.total_ops} ops "
-                   f"{r.ops}, {len(r.errors)} errors; RSS idle {idle_rss:.0f} MiB peak "
+                   f"{r.ops}, {len(r.errors)} errors, {len(r.login_retries)} logins retried; RSS idle {idle_rss:.0f} MiB peak "
                    f"{smp.peak_rss_mib:.0f} MiB; fds idle {idle_fds} peak {smp.peak_fds}")
         print(summary)
         assert not r.errors, f"{summary}\nfirst errors: {r.errors[:10]}\n" \
