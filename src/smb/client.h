@@ -42,6 +42,7 @@ struct smb_client {
 	void *s1;
 	int in_callback;
 	int64_t last_expiry_check; /* monotonic ms of the last deadline scan */
+	int64_t last_rx_ms;	   /* monotonic ms of the last frame received (or the connect) */
 };
 
 /* Formats "op path: STATUS_NAME (description)" into c->errmsg and returns err. status may be 0

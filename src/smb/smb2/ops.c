@@ -34,6 +34,6 @@ const struct smb_dialect_ops smb2_ops = {
     .on_frame = smb2_frame,
     .fail_all = smb2_fail_all,
     .pending = smb2_pending,
-    .expired = smb2_expired,
+    .next_deadline = smb2_next_deadline,
     .free_state = smb2_state_free,
 };

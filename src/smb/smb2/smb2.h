@@ -119,12 +119,13 @@ struct smb2_req {
 	uint16_t command;
 	uint16_t charge;       /* credits this request costs (>= 1) */
 	uint32_t payload_size; /* bytes moved (for the credit charge) */
-	int64_t deadline;
-	int no_sign;	    /* negotiate/session setup before keys exist */
-	int verify_in_done; /* session setup: the handler verifies the signature itself */
-	int preauth;	    /* 3.1.1: hash the request and response into the preauth hash */
-	int related;	    /* part of a compound (related to the previous) */
-	struct wbuf pdu;    /* 4 spare bytes + header + body; the payload is separate */
+	int64_t sent_at;       /* monotonic ms when it went out (0 while it waits for credits) */
+	int64_t deadline;      /* monotonic ms; 0 = none */
+	int no_sign;	       /* negotiate/session setup before keys exist */
+	int verify_in_done;    /* session setup: the handler verifies the signature itself */
+	int preauth;	       /* 3.1.1: hash the request and response into the preauth hash */
+	int related;	       /* part of a compound (related to the previous) */
+	struct wbuf pdu;       /* 4 spare bytes + header + body; the payload is separate */
 	const void *payload;
 	size_t payload_len;
 	int payload_in_file; /* payload_len bytes of payload_fd at payload_fd_off (sendfile) */
@@ -181,8 +182,8 @@ int smb2_submit(struct smb_client *c, struct smb2_req *r);
 /* Handles one frame from the transport (a message, a compound or a transform). */
 int smb2_frame(struct smb_client *c, uint8_t *buf, size_t len);
 void smb2_fail_all(struct smb_client *c, int err);
-/* 1 when a request has waited past its deadline. */
-int smb2_expired(struct smb_client *c, int64_t now);
+/* The earliest deadline of a request in flight or waiting for credits; 0 when none. */
+int64_t smb2_next_deadline(const struct smb_client *c);
 size_t smb2_pending(const struct smb_client *c);
 void smb2_state_free(struct smb_client *c);
 /* Verifies a signed message with the session's signing key. */
