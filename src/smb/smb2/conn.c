@@ -158,6 +158,8 @@ static int should_sign(const struct smb_client *c, const struct smb2_req *r)
 	/* Encrypted messages carry no signature (MS-SMB2 3.2.4.1.1). */
 	if (s->encrypt && r->command != SMB2_SESSION_SETUP)
 		return 0;
+	if (r->force_sign)
+		return 1;
 	/* 3.1.1 signs TREE_CONNECT always: it protects the negotiation (MS-SMB2 3.2.4.1.1). */
 	if (c->dialect == SMB_DIALECT_3_1_1 && r->command == SMB2_TREE_CONNECT)
 		return 1;

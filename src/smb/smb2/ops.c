@@ -10,6 +10,8 @@ static int smb2_login(struct smb_client *c)
 	c->stage = SMB_STAGE_TREE;
 	if ((rc = smb2_tree_connect(c)) < 0)
 		return rc;
+	if ((rc = smb2_validate_negotiate(c)) < 0)
+		return rc;
 	return 0;
 }
 

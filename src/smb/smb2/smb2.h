@@ -122,6 +122,7 @@ struct smb2_req {
 	int64_t sent_at;       /* monotonic ms when it went out (0 while it waits for credits) */
 	int64_t deadline;      /* monotonic ms; 0 = none */
 	int no_sign;	       /* negotiate/session setup before keys exist */
+	int force_sign;	       /* signed even when the session does not sign (unless sealed) */
 	int verify_in_done;    /* session setup: the handler verifies the signature itself */
 	int preauth;	       /* 3.1.1: hash the request and response into the preauth hash */
 	int related;	       /* part of a compound (related to the previous) */
@@ -150,6 +151,11 @@ struct smb2_state {
 	uint16_t server_security_mode;
 	uint32_t server_caps;
 	uint8_t client_guid[16];
+	/* what our NEGOTIATE offered, repeated by VALIDATE_NEGOTIATE_INFO */
+	uint16_t client_security_mode;
+	uint32_t client_caps;
+	uint16_t dialects[8];
+	uint16_t ndialects;
 	uint8_t server_guid[16];
 	uint64_t session_id;
 	uint32_t tree_id;
@@ -220,6 +226,9 @@ int smb2_negotiate(struct smb_client *c);
 int smb2_negotiate_finish(struct smb_client *c, const uint8_t *msg, size_t len);
 int smb2_session_setup(struct smb_client *c);
 int smb2_tree_connect(struct smb_client *c);
+/* FSCTL_VALIDATE_NEGOTIATE_INFO after the tree connect on 3.0 and 3.0.2 (blocking); a mismatch
+ * or a refusal ends the connection (SMBG_ECRYPTO and a message). 0 on other dialects. */
+int smb2_validate_negotiate(struct smb_client *c);
 void smb2_logout(struct smb_client *c);
 int smb2_open(struct smb_client *c, const char *path, int flags, int options, struct smb_file **out,
 	      struct smb_stat *st, smb_cb cb, void *priv);
@@ -268,5 +277,15 @@ int smb2_create_parse(const struct smb2_msg *m, uint8_t fid[16], struct smb_stat
 int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *priv);
 int smb2_allinfo_parse(const uint8_t *p, size_t len, struct smb_stat *st);
 int smb2_fsinfo_parse(const uint8_t *p, size_t len, struct smb_statfs *st);
+/* The server's VALIDATE_NEGOTIATE_INFO answer (2.2.32.6) out of an IOCTL response (2.2.32). */
+struct smb2_validate_resp {
+	uint32_t capabilities;
+	uint8_t guid[16];
+	uint16_t security_mode;
+	uint16_t dialect;
+};
+int smb2_validate_negotiate_parse(const struct smb2_msg *m, struct smb2_validate_resp *v);
+/* 0 when v matches what the NEGOTIATE response said; else SMBG_ECRYPTO with a message. */
+int smb2_validate_negotiate_check(struct smb_client *c, const struct smb2_validate_resp *v);
 
 #endif
