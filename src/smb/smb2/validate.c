@@ -95,7 +95,7 @@ int smb2_validate_negotiate(struct smb_client *c)
 		rc =
 		    smb_failf(c, SMBG_ECRYPTO,
 			      "the server closed the connection on VALIDATE_NEGOTIATE_INFO: it saw "
-			      "another NEGOTIATE than the one we sent (altered on the way?)");
+			      "another NEGOTIATE than the one we sent, altered on the way");
 	struct smb2_msg m;
 	if (rc == 0 && smb2_check_message(x.msg, x.len, &m) != 0)
 		rc = smb_failf(c, SMBG_EPROTO, "malformed VALIDATE_NEGOTIATE_INFO response");
