@@ -165,6 +165,26 @@ static void test_no_credits_fail_the_queue(void **state)
 	client_free(c);
 }
 
+static void test_cheaper_request_behind_a_starved_one_goes(void **state)
+{
+	struct smb_file *f;
+	struct smb_client *c = client(0, 1, &f);
+	static uint8_t a[100], big[1024 * 1024], b[100];
+	struct done_rec da = {0}, dbig = {0}, db = {0};
+	assert_int_equal(smb_pread_async(c, f, a, sizeof(a), 0, rec_cb, &da), 0);
+	assert_int_equal(smb_pread_async(c, f, big, sizeof(big), 0, rec_cb, &dbig), 0); /* 16 */
+	assert_int_equal(smb_pread_async(c, f, b, sizeof(b), 0, rec_cb, &db), 0);	/* 1 */
+	uint8_t msg[80];
+	header(msg, SMB2_READ, 0, STATUS_END_OF_FILE, 1); /* one credit back: not 16 */
+	assert_int_equal(smb2_frame(c, msg, 64 + 9), 0);
+	assert_int_equal(dbig.calls, 1);
+	assert_int_equal(dbig.rc, SMBG_EPROTO);
+	assert_int_equal(db.calls, 0); /* sent instead of failed */
+	assert_int_equal(smb_client_pending(c), 1);
+	client_free(c);
+	assert_int_equal(db.calls, 1);
+}
+
 static void test_interim_extension_is_bounded(void **state)
 {
 	struct smb_file *f;
@@ -254,6 +274,7 @@ int main(void)
 	    cmocka_unit_test(test_service_enforces_deadlines),
 	    cmocka_unit_test(test_queued_request_has_deadline),
 	    cmocka_unit_test(test_no_credits_fail_the_queue),
+	    cmocka_unit_test(test_cheaper_request_behind_a_starved_one_goes),
 	    cmocka_unit_test(test_interim_extension_is_bounded),
 	    cmocka_unit_test(test_unverified_interim_is_ignored),
 	    cmocka_unit_test(test_idle_time),

@@ -334,16 +334,19 @@ static struct smb2_req *waitq_pop(struct smb2_state *s)
 static void drain_waitq(struct smb_client *c)
 {
 	struct smb2_state *s = c->s2;
-	while (s->waitq_head && s->credits >= s->waitq_head->charge && !c->dead) {
-		struct smb2_req *r = waitq_pop(s);
-		int rc = send_now(c, r);
-		if (rc < 0) {
-			r->done(c, r, rc, NULL);
-			smb2_req_free(r);
+	for (;;) {
+		while (s->waitq_head && s->credits >= s->waitq_head->charge && !c->dead) {
+			struct smb2_req *r = waitq_pop(s);
+			int rc = send_now(c, r);
+			if (rc < 0) {
+				r->done(c, r, rc, NULL);
+				smb2_req_free(r);
+			}
 		}
-	}
-	/* Nothing in flight can grant more: what still waits would wait for ever. */
-	while (s->waitq_head && s->pending.n == 0 && !c->dead) {
+		if (!s->waitq_head || s->pending.n > 0 || c->dead)
+			return;
+		/* Nothing in flight can grant more: the head would wait for ever. The ones
+		 * after it may cost less. */
 		struct smb2_req *r = waitq_pop(s);
 		smb_failf(c, SMBG_EPROTO,
 			  "the server granted too few credits (%u) for a request costing %u",
