@@ -87,7 +87,12 @@ int smb_client_connect(struct smb_client *c);
  * Open files are closed first. */
 void smb_client_free(struct smb_client *c);
 /* Seconds for connect and for any single request before the connection is declared dead
- * (default 30; 0 = none). */
+ * (default 30; 0 = none). The clock of a request starts when it is sent, or when it is queued
+ * while it waits for credits (SMB2) or a free slot (SMB1, MaxMpxCount): queued requests expire
+ * too. An SMB2 interim answer (STATUS_PENDING) restarts the clock of its request, but never
+ * beyond 4 x the timeout after it was sent. When a deadline passes the connection fails with
+ * SMBG_ETIMEDOUT and every request's callback runs with that error. The socket also gets TCP
+ * keepalive and TCP_USER_TIMEOUT of the same length. Set it before smb_client_connect. */
 void smb_client_set_timeout(struct smb_client *c, int seconds);
 
 /* Reconnect (off by default; the gateway and the CLI turn it on). When the connection dies
@@ -141,10 +146,19 @@ const char *smb_client_base_path(const struct smb_client *c);
  * queued). */
 int smb_client_fd(const struct smb_client *c);
 short smb_client_events(const struct smb_client *c);
-/* Does all I/O that is ready (non-blocking) and runs the callbacks of completed requests.
- * Returns 0, or < 0 when the connection failed (all pending callbacks have then run with
- * an error). */
+/* Does all I/O that is ready (non-blocking), runs the callbacks of completed requests and
+ * enforces the request deadlines (smb_client_set_timeout). Returns 0, or < 0 when the
+ * connection failed (all pending callbacks have then run with an error). revents 0 is fine:
+ * call it when the poll timeout from smb_client_next_deadline_ms() passes. */
 int smb_client_service(struct smb_client *c, short revents);
+/* Milliseconds until smb_client_service() must run again to enforce a deadline (use it as, or
+ * to cap, the poll timeout); -1 when nothing is waiting (or no timeout is set). Deadlines are
+ * checked about once a second, so expect up to a second of lateness. */
+int smb_client_next_deadline_ms(const struct smb_client *c);
+/* Milliseconds since the last message from the server (or since the connect): idle
+ * connections can be kept alive with smb_echo_async() (servers drop idle clients; Windows
+ * after about 15 minutes). 0 when not connected. */
+int64_t smb_client_idle_ms(const struct smb_client *c);
 /* Number of requests waiting for a response. */
 size_t smb_client_pending(const struct smb_client *c);
 
@@ -176,6 +190,9 @@ int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 		    void *priv);
 int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+/* An ECHO round trip: proves the server (and the path to it) alive and resets idle timers on
+ * both sides. rc 0 when answered. */
+int smb_echo_async(struct smb_client *c, smb_cb cb, void *priv);
 
 /* ---- Blocking operations (submit + service until done) ---- */
 

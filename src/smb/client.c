@@ -3,6 +3,7 @@
 #include "smb/client.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "util/log.h"
 
 #define DEFAULT_TIMEOUT_S   30
+#define EXPIRY_SCAN_MS	    1000 /* deadlines are checked at most this often (a scan walks all) */
 #define FILETIME_UNIX_EPOCH 116444736000000000ULL
 
 void smb_filetime_to_timespec(uint64_t ft, struct timespec *ts)
@@ -171,6 +173,7 @@ void smb_file_free(struct smb_client *c, struct smb_file *f)
 static int frame_cb(void *priv, uint8_t *buf, size_t len)
 {
 	struct smb_client *c = priv;
+	c->last_rx_ms = clock_now_ms();
 	return c->ops->on_frame(c, buf, len);
 }
 
@@ -199,15 +202,19 @@ static const char *closed_msg(struct smb_client *c)
 	return m;
 }
 
-/* Fails the connection when a request has waited past the timeout. Scans at most once a
- * second; called by smb_client_service() and by smb_wait() after an idle poll. */
+/* Fails the connection when a request (in flight or waiting to be sent) is past its deadline.
+ * The scan walks every request, so it runs at most once per EXPIRY_SCAN_MS; called by
+ * smb_client_service() and by smb_wait() after an idle poll. */
 static int check_expiry(struct smb_client *c)
 {
+	if (c->dead || !c->timeout_ms || !c->ops || !c->ops->next_deadline)
+		return c->dead;
 	int64_t now = clock_now_ms();
-	if (now - c->last_expiry_check < 1000)
+	if (now - c->last_expiry_check < EXPIRY_SCAN_MS)
 		return 0;
 	c->last_expiry_check = now;
-	if (c->timeout_ms && c->ops && c->ops->expired && c->ops->expired(c, now)) {
+	int64_t d = c->ops->next_deadline(c);
+	if (d && now > d) {
 		smb_conn_fail(c, SMBG_ETIMEDOUT, NULL);
 		smb_failf(c, SMBG_ETIMEDOUT,
 			  "the server did not answer within %d s (connection dropped)",
@@ -215,6 +222,36 @@ static int check_expiry(struct smb_client *c)
 		return c->dead;
 	}
 	return 0;
+}
+
+int smb_client_next_deadline_ms(const struct smb_client *c)
+{
+	if (c->dead)
+		return -1;
+	/* While reconnecting, the machine's next attempt or parked deadline comes first. */
+	if (c->recon && smb_recon_down(c))
+		return smb_recon_wait_ms(c, 1000); /* parked deadlines are checked each second */
+	if (!c->timeout_ms || !c->ops || !c->ops->next_deadline)
+		return -1;
+	int64_t d = c->ops->next_deadline(c);
+	if (!d)
+		return -1;
+	int64_t now = clock_now_ms();
+	int64_t wait = d + 1 - now; /* a request expires once now > its deadline */
+	int64_t scan = c->last_expiry_check + EXPIRY_SCAN_MS - now;
+	if (wait < scan)
+		wait = scan; /* the check would not look before then */
+	if (wait < 0)
+		wait = 0;
+	return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+int64_t smb_client_idle_ms(const struct smb_client *c)
+{
+	if (c->t.fd < 0 || !c->last_rx_ms)
+		return 0;
+	int64_t idle = clock_now_ms() - c->last_rx_ms;
+	return idle > 0 ? idle : 0;
 }
 
 int smb_client_service(struct smb_client *c, short revents)
@@ -247,7 +284,7 @@ int smb_client_service(struct smb_client *c, short revents)
 			return c->dead;
 		}
 	}
-	return 0;
+	return check_expiry(c);
 }
 
 int smb_wait(struct smb_client *c, const int *done)
@@ -314,6 +351,7 @@ int smb_client_connect(struct smb_client *c)
 			c->stage = SMB_STAGE_RESOLVE;
 		return smb_failf(c, rc, "%s", err);
 	}
+	c->last_rx_ms = clock_now_ms(); /* idle time counts from the connect */
 	c->stage = SMB_STAGE_NEGOTIATE;
 	if (c->url.min_protocol <= SMB_DIALECT_NT1) {
 		/* SMB1 allowed: the multi-protocol NEGOTIATE picks SMB1 or goes on with SMB2. */
@@ -492,4 +530,10 @@ int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *p
 {
 	int rc = ready(c);
 	return rc < 0 ? rc : c->ops->flush(c, f, cb, priv);
+}
+
+int smb_echo_async(struct smb_client *c, smb_cb cb, void *priv)
+{
+	int rc = ready(c);
+	return rc < 0 ? rc : c->ops->echo(c, cb, priv);
 }

@@ -53,6 +53,7 @@ struct smb_client {
 	int64_t last_expiry_check; /* monotonic ms of the last deadline scan */
 	uint8_t client_guid[16];   /* SMB2 ClientGuid, the same on every reconnect */
 	struct smb_recon *recon;   /* reconnect state (smb/reconnect.h); NULL when off */
+	int64_t last_rx_ms;	   /* monotonic ms of the last frame received (or the connect) */
 };
 
 /* Formats "op path: STATUS_NAME (description)" into c->errmsg and returns err. status may be 0

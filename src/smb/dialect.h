@@ -52,7 +52,8 @@ struct smb_dialect_ops {
 	int (*on_frame)(struct smb_client *c, uint8_t *buf, size_t len);
 	void (*fail_all)(struct smb_client *c, int err);
 	size_t (*pending)(const struct smb_client *c);
-	int (*expired)(struct smb_client *c, int64_t now_ms);
+	/* The earliest deadline (monotonic ms) of a request in flight or queued; 0 when none. */
+	int64_t (*next_deadline)(const struct smb_client *c);
 	void (*free_state)(struct smb_client *c);
 };
 

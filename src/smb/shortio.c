@@ -52,7 +52,8 @@ static void finish(struct smb_client *c, struct shortio *s, int rc)
 {
 	smb_cb cb = s->cb;
 	void *priv = s->priv;
-	if (s->rounds > 1)
+	/* Not after a failure: a teardown may fail us after the file is gone. */
+	if (s->rounds > 1 && rc >= 0)
 		log_debug("%s %s: %zu of %zu bytes at %llu in %u requests (short answers)",
 			  s->kind == SIO_READ ? "read" : "write", s->f->path, s->done, s->len,
 			  (unsigned long long)s->off, s->rounds);

@@ -305,7 +305,7 @@ static int buf_complete(struct pump *p, struct slot *s)
 {
 	struct buf_pump *b = (struct buf_pump *)p;
 	b->total += (size_t)s->rc;
-	/* end of file (read) or short write: the rest is not contiguous */
+	/* end of file (a read; writes are whole or fail, see shortio.c) */
 	return (size_t)s->rc < s->want;
 }
 

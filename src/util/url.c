@@ -430,19 +430,28 @@ static int opt_encrypt(struct smb_url *u, struct url_opts *o, char *v, char *err
 	return parse_required(&u->encrypt_required, "encrypt", v, err, errlen);
 }
 
-static int opt_ntlmv1(struct smb_url *u, struct url_opts *o, char *v, char *err, size_t errlen)
+static int parse_bool(int *dst, const char *name, char *v, char *err, size_t errlen)
 {
 	int r = 0;
 	if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0)
-		u->ntlmv1 = 1;
+		*dst = 1;
 	else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 || strcmp(v, "0") == 0)
-		u->ntlmv1 = 0;
+		*dst = 0;
 	else
-		r = url_fail(err, errlen, SMBG_EINVAL,
-			     "bad auth-ntlmv1 '%s': expected auth-ntlmv1=true or auth-ntlmv1=false",
-			     v);
+		r = url_fail(err, errlen, SMBG_EINVAL, "bad %s '%s': expected %s=true or %s=false",
+			     name, v, name, name);
 	free(v);
 	return r;
+}
+
+static int opt_ntlmv1(struct smb_url *u, struct url_opts *o, char *v, char *err, size_t errlen)
+{
+	return parse_bool(&u->ntlmv1, "auth-ntlmv1", v, err, errlen);
+}
+
+static int opt_guest(struct smb_url *u, struct url_opts *o, char *v, char *err, size_t errlen)
+{
+	return parse_bool(&u->guest, "guest", v, err, errlen);
 }
 
 static int parse_nbhost(char **dst, const char *name, char *v, char *err, size_t errlen)
@@ -485,6 +494,7 @@ static const struct {
 	{"signing",           opt_signing,   0},
 	{"encrypt",           opt_encrypt,   0},
 	{"auth-ntlmv1",       opt_ntlmv1,    0},
+	{"guest",             opt_guest,     0},
 	{"wins",              opt_wins,      0},
 	{"broadcast",         opt_broadcast, 0},
 };

@@ -37,6 +37,7 @@ struct smb_url {
 	int signing_required;	    /* signing=required */
 	int encrypt_required;	    /* encrypt=required */
 	int ntlmv1;		    /* auth-ntlmv1=true */
+	int guest;		    /* guest=true: a guest session is fine even with a user name */
 	char *wins;		    /* NetBIOS name server (unicast) */
 	char *broadcast;	    /* NetBIOS broadcast address */
 };

@@ -1,5 +1,6 @@
 /* Fuzzes the SMB2 response path: the central validator, then the parser of whichever command
- * the header names (negotiate, create, directory listing, query info, file system info). */
+ * the header names (negotiate, create, IOCTL VALIDATE_NEGOTIATE_INFO, directory listing, query
+ * info, file system info). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t fid[16];
 		struct smb_stat st;
 		(void)smb2_create_parse(&m, fid, &st);
+		break;
+	}
+	case SMB2_IOCTL: {
+		struct smb2_validate_resp v;
+		(void)smb2_validate_negotiate_parse(&m, &v);
 		break;
 	}
 	default: {

@@ -174,3 +174,13 @@ def test_gateway_short_reads_and_writes(samba, smbgate_bin, tmp_path):
     assert proxy.cut_reads > 0 and proxy.cut_writes > 0
     assert dst.read_bytes() == data
     assert got == data, f"{len(got)} bytes of {SIZE} on the share"
+
+
+def test_smb_pwrite_and_pread_through_short_answers(samba, run_smbgate, area):
+    """`smbgate test` writes a file with smb_pwrite and reads it back with smb_pread (the
+    window over the caller's buffer): both whole through short answers."""
+    with ShortIoProxy(samba.port, reads=True, writes=True) as proxy:
+        r = run_smbgate("test", proxy.url(samba, "plain", area.name))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "content matches" in r.stdout, r.stdout
+    assert proxy.cut_reads > 0 and proxy.cut_writes > 0

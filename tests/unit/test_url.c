@@ -405,6 +405,7 @@ static const struct bad bads[] = {
     {"smb://h/s?signing=maybe", SMBG_EINVAL, "signing=required"},
     {"smb://h/s?encrypt=yes", SMBG_EINVAL, "encrypt=required"},
     {"smb://h/s?auth-ntlmv1=perhaps", SMBG_EINVAL, "auth-ntlmv1"},
+    {"smb://h/s?guest=perhaps", SMBG_EINVAL, "guest"},
     {"smb://h/s?wins=", SMBG_EINVAL, "wins"},
     {"smb://h/s?broadcast=a%2Fb", SMBG_EINVAL, "broadcast"},
     {"smb://h/s?auth-password=%FF", SMBG_EINVAL, "auth-password"},

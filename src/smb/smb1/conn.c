@@ -350,6 +350,8 @@ int smb1_submit(struct smb_client *c, struct smb1_req *r)
 		return rc;
 	}
 	if (s->waitq_head || s->pending.n >= s->max_mpx) {
+		/* Waiting for a free slot has a deadline too. */
+		r->deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 		if (s->waitq_tail)
 			s->waitq_tail->next = r;
 		else
@@ -496,16 +498,22 @@ void smb1_fail_all(struct smb_client *c, int err)
 	}
 }
 
-int smb1_expired(struct smb_client *c, int64_t now)
+int64_t smb1_next_deadline(const struct smb_client *c)
 {
-	struct smb1_state *s = smb1_st(c);
+	const struct smb1_state *s = smb1_st(c);
+	int64_t d = 0;
 	if (!s)
 		return 0;
 	for (struct smb_pending_entry *e = smb_pending_next(&s->pending, NULL); e;
-	     e = smb_pending_next(&s->pending, e))
-		if (req_of(e)->deadline && now > req_of(e)->deadline)
-			return 1;
-	return 0;
+	     e = smb_pending_next(&s->pending, e)) {
+		int64_t x = req_of(e)->deadline;
+		if (x && (!d || x < d))
+			d = x;
+	}
+	/* The queue is in submission order: its head waits longest. */
+	if (s->waitq_head && s->waitq_head->deadline && (!d || s->waitq_head->deadline < d))
+		d = s->waitq_head->deadline;
+	return d;
 }
 
 void smb1_state_free(struct smb_client *c)

@@ -78,6 +78,6 @@ const struct smb_dialect_ops smb1_ops = {
     .on_frame = smb1_frame,
     .fail_all = smb1_fail_all,
     .pending = smb1_pending,
-    .expired = smb1_expired,
+    .next_deadline = smb1_next_deadline,
     .free_state = smb1_state_free,
 };

@@ -172,6 +172,8 @@ static int finish(struct smb_client *c, const struct smb_reply *x, const struct 
 	    memcmp(sig, "\0\0\0\0\0\0\0\0", 8) != 0 && memcmp(sig, "BSRSPYL ", 8) != 0;
 	int rc;
 	s->uid = l->m.uid;
+	if ((rc = smb_login_check_guest(c, guest, 0)) < 0)
+		return rc;
 	if (anonymous || guest) {
 		if (c->url.signing_required)
 			return smb_failf(c, SMBG_ENOPROTO,

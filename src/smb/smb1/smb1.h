@@ -258,7 +258,7 @@ size_t smb1_hdr_off(const struct smb1_req *r);
 int smb1_submit(struct smb_client *c, struct smb1_req *r);
 int smb1_frame(struct smb_client *c, uint8_t *buf, size_t len);
 void smb1_fail_all(struct smb_client *c, int err);
-int smb1_expired(struct smb_client *c, int64_t now);
+int64_t smb1_next_deadline(const struct smb_client *c);
 size_t smb1_pending(const struct smb_client *c);
 void smb1_complete(struct smb_client *c, struct smb1_req *r, int rc);
 /* Maps a failed response to an error, sets the message ("op path: STATUS (...)"). */

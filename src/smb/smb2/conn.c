@@ -3,7 +3,17 @@
  *
  * Credits (MS-SMB2 3.2.4.1.5): a request costs CreditCharge = ceil(payload / 64 KiB) credits
  * (1 when the server lacks LARGE_MTU, where payloads stay <= 64 KiB) and consumes that many
- * message ids. Requests that find too few credits wait in a FIFO until responses grant more. */
+ * message ids. Requests that find too few credits wait in a FIFO until responses grant more.
+ *
+ * Deadlines: a request in flight has until sent + timeout for its answer; one waiting for
+ * credits until queued + timeout to be sent. An interim answer (STATUS_PENDING, the server
+ * works on it asynchronously) restarts the clock, but never past sent + SMB2_PENDING_FACTOR x
+ * timeout: a server that keeps saying "pending" cannot hold a request for ever.
+ *
+ * Trust: the credits a response grants and what an interim answer says are used only once the
+ * message has passed the session's checks (signature verified, or decrypted). MS-SMB2 3.3.4.1.1
+ * lets a server send interim answers unsigned; on a signing session such an answer is
+ * ignored (its grant is not counted and it extends no deadline). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +28,8 @@
 #define CREDIT_TARGET 512 /* keep about this many credits on hand */
 #define CREDIT_TOP_UP 256 /* extra credits asked for when below the target */
 #define CREDITS_MAX   65535
+/* An interim answer extends a request's deadline up to this many timeouts after it was sent. */
+#define SMB2_PENDING_FACTOR 4
 
 static const uint8_t smb2_magic[4] = {0xFE, 'S', 'M', 'B'};
 static const uint8_t transform_magic[4] = {0xFD, 'S', 'M', 'B'};
@@ -149,6 +161,8 @@ static int should_sign(const struct smb_client *c, const struct smb2_req *r)
 	/* Encrypted messages carry no signature (MS-SMB2 3.2.4.1.1). */
 	if (s->encrypt && r->command != SMB2_SESSION_SETUP)
 		return 0;
+	if (r->force_sign)
+		return 1;
 	/* 3.1.1 signs TREE_CONNECT always: it protects the negotiation (MS-SMB2 3.2.4.1.1). */
 	if (c->dialect == SMB_DIALECT_3_1_1 && r->command == SMB2_TREE_CONNECT)
 		return 1;
@@ -273,7 +287,8 @@ static int send_now(struct smb_client *c, struct smb2_req *r)
 	if (!r->keep_pdu)
 		wbuf_free(&r->pdu);
 	r->sent = 1;
-	r->deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
+	r->sent_at = clock_now_ms();
+	r->deadline = c->timeout_ms > 0 ? r->sent_at + c->timeout_ms : 0;
 	pending_add(s, r);
 	log_trace("smb2 -> cmd %u mid %llu charge %u credits %u", r->command,
 		  (unsigned long long)r->msg_id, r->charge, s->credits);
@@ -297,6 +312,8 @@ static int submit_or_queue(struct smb_client *c, struct smb2_req *r)
 					 "the server granted too few credits (%u) "
 					 "for a request costing %u",
 					 s->credits, r->charge);
+		/* Queued requests have a deadline too: the credits may never come. */
+		r->deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 		if (s->waitq_tail)
 			s->waitq_tail->next = r;
 		else
@@ -342,20 +359,38 @@ void smb2_take_all(struct smb_client *c, void (*fn)(struct smb_client *, struct 
 		fn(c, r);
 }
 
+static struct smb2_req *waitq_pop(struct smb2_state *s)
+{
+	struct smb2_req *r = s->waitq_head;
+	s->waitq_head = r->next;
+	if (!s->waitq_head)
+		s->waitq_tail = NULL;
+	r->next = NULL;
+	return r;
+}
+
 static void drain_waitq(struct smb_client *c)
 {
 	struct smb2_state *s = c->s2;
-	while (s->waitq_head && s->credits >= s->waitq_head->charge && !c->dead) {
-		struct smb2_req *r = s->waitq_head;
-		s->waitq_head = r->next;
-		if (!s->waitq_head)
-			s->waitq_tail = NULL;
-		r->next = NULL;
-		int rc = send_now(c, r);
-		if (rc < 0) {
-			r->done(c, r, rc, NULL);
-			smb2_req_free(r);
+	for (;;) {
+		while (s->waitq_head && s->credits >= s->waitq_head->charge && !c->dead) {
+			struct smb2_req *r = waitq_pop(s);
+			int rc = send_now(c, r);
+			if (rc < 0) {
+				r->done(c, r, rc, NULL);
+				smb2_req_free(r);
+			}
 		}
+		if (!s->waitq_head || s->pending.n > 0 || c->dead)
+			return;
+		/* Nothing in flight can grant more: the head would wait for ever. The ones
+		 * after it may cost less. */
+		struct smb2_req *r = waitq_pop(s);
+		smb_failf(c, SMBG_EPROTO,
+			  "the server granted too few credits (%u) for a request costing %u",
+			  s->credits, r->charge);
+		r->done(c, r, SMBG_EPROTO, NULL);
+		smb2_req_free(r);
 	}
 }
 
@@ -378,6 +413,48 @@ int smb2_verify(struct smb_client *c, const uint8_t *msg, size_t len)
 	return 0;
 }
 
+/* Whether a message may be believed (MS-SMB2 3.2.5.1.3): 0 yes; SMBG_ECRYPTO (message set) when
+ * it fails the session's checks: a bad signature, unsigned on a signing session, unencrypted on
+ * an encrypting one. r is the request it answers (NULL when unknown). */
+static int authenticate(struct smb_client *c, const uint8_t *p, size_t len,
+			const struct smb2_msg *m, int decrypted, const struct smb2_req *r)
+{
+	struct smb2_state *s = c->s2;
+	if (decrypted || (r && r->verify_in_done) || !s->have_keys)
+		return 0;
+	if (s->session_id && (m->flags & SMB2_FLAGS_SIGNED)) {
+		int rc = smb2_verify(c, p, len);
+		if (rc < 0)
+			return smb_failf(c, rc,
+					 "bad signature on an SMB2 response: the connection may be "
+					 "tampered with");
+	} else if (s->signing_required && !s->encrypt) {
+		return smb_failf(c, SMBG_ECRYPTO, "unsigned SMB2 response on a signed session");
+	}
+	if (s->encrypt &&
+	    (!r || (r->command != SMB2_SESSION_SETUP && r->command != SMB2_NEGOTIATE)))
+		return smb_failf(c, SMBG_ECRYPTO,
+				 "unencrypted SMB2 response on an encrypted session");
+	return 0;
+}
+
+static void grant(struct smb2_state *s, const uint8_t *p)
+{
+	uint32_t granted = get_le16(p + 14);
+	s->credits = s->credits + granted > CREDITS_MAX ? CREDITS_MAX : s->credits + granted;
+}
+
+/* An interim answer: the server works on r. The clock restarts, within the bound. */
+static void interim(struct smb_client *c, struct smb2_req *r)
+{
+	if (!r->deadline || c->timeout_ms <= 0)
+		return;
+	int64_t now = clock_now_ms();
+	int64_t cap = r->sent_at + (int64_t)SMB2_PENDING_FACTOR * c->timeout_ms;
+	int64_t d = now + c->timeout_ms;
+	r->deadline = d < cap ? d : cap;
+}
+
 static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int decrypted)
 {
 	struct smb2_state *s = c->s2;
@@ -385,21 +462,35 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 	int rc = smb2_check_message(p, len, &m);
 	if (rc < 0)
 		return smb_failf(c, rc, "malformed SMB2 response from the server");
-	uint32_t granted = get_le16(p + 14);
-	s->credits = s->credits + granted > CREDITS_MAX ? CREDITS_MAX : s->credits + granted;
 	uint64_t mid = get_le64(p + 24);
 	if (mid == UINT64_MAX)
 		return smb2_unsolicited(c, &m);
-	int interim = m.status == STATUS_PENDING && (m.flags & SMB2_FLAGS_ASYNC_COMMAND);
-	struct smb2_req *r = pending_find(s, mid, !interim);
-	if (!r) {
-		log_debug("response for unknown message id %llu dropped", (unsigned long long)mid);
+	int is_interim = m.status == STATUS_PENDING && (m.flags & SMB2_FLAGS_ASYNC_COMMAND);
+	struct smb2_req *r = pending_find(s, mid, 0);
+	if (!r || is_interim) {
+		/* Nothing depends on these but credits and a deadline: a message that fails the
+		 * checks is dropped (interim answers may come unsigned, MS-SMB2 3.3.4.1.1). */
+		char saved[sizeof(c->errmsg)];
+		memcpy(saved, c->errmsg, sizeof(saved));
+		uint32_t saved_status = c->last_status;
+		rc = authenticate(c, p, len, &m, decrypted, r);
+		if (rc < 0) {
+			log_debug("%s for message id %llu dropped: %s",
+				  r ? "interim answer" : "response", (unsigned long long)mid,
+				  c->errmsg);
+			memcpy(c->errmsg, saved, sizeof(saved));
+			c->last_status = saved_status;
+			return 0;
+		}
+		grant(s, p);
+		if (!r)
+			log_debug("response for unknown message id %llu dropped",
+				  (unsigned long long)mid);
+		else
+			interim(c, r);
 		return 0;
 	}
-	if (interim) {
-		r->deadline = 0; /* the server works on it; the final response has no deadline */
-		return 0;
-	}
+	(void)pending_find(s, mid, 1);
 	if (m.command != r->command) {
 		unsigned want = r->command;
 		r->done(c, r, SMBG_EPROTO, NULL);
@@ -407,30 +498,16 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 		return smb_failf(c, SMBG_EPROTO, "SMB2 response command %u for request %u",
 				 m.command, want);
 	}
-	if (!decrypted && !r->verify_in_done && s->have_keys && s->session_id &&
-	    (m.flags & SMB2_FLAGS_SIGNED)) {
-		rc = smb2_verify(c, p, len);
-		if (rc < 0) {
-			r->done(c, r, rc, NULL);
-			smb2_req_free(r);
-			return smb_failf(c, rc,
-					 "bad signature on an SMB2 response: the "
-					 "connection may be tampered with");
-		}
-	} else if (!decrypted && !r->verify_in_done && s->signing_required && s->have_keys &&
-		   !(m.flags & SMB2_FLAGS_SIGNED) && !s->encrypt) {
-		r->done(c, r, SMBG_ECRYPTO, NULL);
+	rc = authenticate(c, p, len, &m, decrypted, r);
+	if (rc < 0) {
+		char saved[sizeof(c->errmsg)];
+		memcpy(saved, c->errmsg, sizeof(saved));
+		r->done(c, r, rc, NULL);
 		smb2_req_free(r);
-		return smb_failf(c, SMBG_ECRYPTO, "unsigned SMB2 response on a signed session");
+		memcpy(c->errmsg, saved, sizeof(saved));
+		return rc;
 	}
-	if (!decrypted && s->encrypt && s->have_keys && r->command != SMB2_SESSION_SETUP &&
-	    r->command != SMB2_NEGOTIATE) {
-		r->done(c, r, SMBG_ECRYPTO, NULL);
-		smb2_req_free(r);
-		return smb_failf(c, SMBG_ECRYPTO,
-				 "unencrypted SMB2 response on an encrypted "
-				 "session");
-	}
+	grant(s, p);
 	/* an expired session is logged into again and r sent again (smb/reconnect.c) */
 	if (m.status == STATUS_NETWORK_SESSION_EXPIRED && c->recon && smb_recon_expired(c, r))
 		return 0;
@@ -514,16 +591,24 @@ void smb2_fail_all(struct smb_client *c, int err)
 	}
 }
 
-int smb2_expired(struct smb_client *c, int64_t now)
+static int64_t earlier(int64_t a, int64_t b)
 {
-	struct smb2_state *s = c->s2;
+	return !a || (b && b < a) ? b : a;
+}
+
+int64_t smb2_next_deadline(const struct smb_client *c)
+{
+	const struct smb2_state *s = c->s2;
+	int64_t d = 0;
 	if (!s)
 		return 0;
 	for (struct smb_pending_entry *e = smb_pending_next(&s->pending, NULL); e;
 	     e = smb_pending_next(&s->pending, e))
-		if (req_of(e)->deadline && now > req_of(e)->deadline)
-			return 1;
-	return 0;
+		d = earlier(d, req_of(e)->deadline);
+	/* The queue is in submission order: its head waits longest. */
+	if (s->waitq_head)
+		d = earlier(d, s->waitq_head->deadline);
+	return d;
 }
 
 void smb2_state_free(struct smb_client *c)

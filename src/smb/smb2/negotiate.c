@@ -243,20 +243,25 @@ int smb2_negotiate(struct smb_client *c)
 	uint16_t secmode = SMB2_NEGOTIATE_SIGNING_ENABLED;
 	if (c->url.signing_required)
 		secmode |= SMB2_NEGOTIATE_SIGNING_REQUIRED;
+	s->client_security_mode = secmode;
+	s->client_caps = SMB2_GLOBAL_CAP_DFS | SMB2_GLOBAL_CAP_LARGE_MTU |
+			 (hi >= SMB_DIALECT_3_0 ? SMB2_GLOBAL_CAP_ENCRYPTION : 0);
 	wbuf_put_le16(b, 36);
 	wbuf_put_le16(b, n);
 	wbuf_put_le16(b, secmode);
 	wbuf_put_le16(b, 0);
-	wbuf_put_le32(b, SMB2_GLOBAL_CAP_DFS | SMB2_GLOBAL_CAP_LARGE_MTU |
-			     (hi >= SMB_DIALECT_3_0 ? SMB2_GLOBAL_CAP_ENCRYPTION : 0));
+	wbuf_put_le32(b, s->client_caps);
 	wbuf_put_bytes(b, s->client_guid, 16);
 	size_t ctx_field = b->len;
 	wbuf_put_le32(b, 0); /* NegotiateContextOffset, or ClientStartTime */
 	wbuf_put_le16(b, 0); /* NegotiateContextCount */
 	wbuf_put_le16(b, 0);
+	s->ndialects = 0;
 	for (size_t i = 0; i < sizeof(all_dialects) / sizeof(all_dialects[0]); i++)
-		if (all_dialects[i] >= lo && all_dialects[i] <= hi)
+		if (all_dialects[i] >= lo && all_dialects[i] <= hi) {
 			wbuf_put_le16(b, all_dialects[i]);
+			s->dialects[s->ndialects++] = all_dialects[i];
+		}
 	if (want_311) {
 		/* Contexts start 8-aligned from the header. */
 		while ((b->len - hdr) & 7)

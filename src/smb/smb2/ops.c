@@ -10,6 +10,8 @@ static int smb2_login(struct smb_client *c)
 	c->stage = SMB_STAGE_TREE;
 	if ((rc = smb2_tree_connect(c)) < 0)
 		return rc;
+	if ((rc = smb2_validate_negotiate(c)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -34,6 +36,6 @@ const struct smb_dialect_ops smb2_ops = {
     .on_frame = smb2_frame,
     .fail_all = smb2_fail_all,
     .pending = smb2_pending,
-    .expired = smb2_expired,
+    .next_deadline = smb2_next_deadline,
     .free_state = smb2_state_free,
 };

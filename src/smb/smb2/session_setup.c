@@ -156,6 +156,9 @@ static int session_setup(struct smb_client *c, int reauth)
 		rc = 0;
 		goto out;
 	}
+	if ((rc = smb_login_check_guest(c, (s->session_flags & SMB2_SESSION_FLAG_IS_GUEST) != 0,
+					(s->session_flags & SMB2_SESSION_FLAG_IS_NULL) != 0)) < 0)
+		goto out;
 	int anonymous =
 	    (s->session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL)) ||
 	    smb_auth_is_anonymous(a);

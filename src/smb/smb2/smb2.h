@@ -128,11 +128,13 @@ struct smb2_req {
 	uint16_t command;
 	uint16_t charge;       /* credits this request costs (>= 1) */
 	uint32_t payload_size; /* bytes moved (for the credit charge) */
-	int64_t deadline;
-	int no_sign;	    /* negotiate/session setup before keys exist */
-	int verify_in_done; /* session setup: the handler verifies the signature itself */
-	int preauth;	    /* 3.1.1: hash the request and response into the preauth hash */
-	int related;	    /* part of a compound (related to the previous) */
+	int64_t sent_at;       /* monotonic ms when it went out (0 while it waits for credits) */
+	int64_t deadline;      /* monotonic ms; 0 = none */
+	int no_sign;	       /* negotiate/session setup before keys exist */
+	int force_sign;	       /* signed even when the session does not sign (unless sealed) */
+	int verify_in_done;    /* session setup: the handler verifies the signature itself */
+	int preauth;	       /* 3.1.1: hash the request and response into the preauth hash */
+	int related;	       /* part of a compound (related to the previous) */
 	/* reconnect (smb/reconnect.c): the pdu is kept after sending so that the request can be
 	 * sent again on a new connection; sent: it went out (its fate is unknown after a drop);
 	 * replay: send it with SMB2_FLAGS_REPLAY_OPERATION */
@@ -163,6 +165,11 @@ struct smb2_state {
 	uint16_t server_security_mode;
 	uint32_t server_caps;
 	uint8_t client_guid[16];
+	/* what our NEGOTIATE offered, repeated by VALIDATE_NEGOTIATE_INFO */
+	uint16_t client_security_mode;
+	uint32_t client_caps;
+	uint16_t dialects[8];
+	uint16_t ndialects;
 	uint8_t server_guid[16];
 	uint64_t session_id;
 	uint32_t tree_id;
@@ -195,8 +202,8 @@ int smb2_submit(struct smb_client *c, struct smb2_req *r);
 /* Handles one frame from the transport (a message, a compound or a transform). */
 int smb2_frame(struct smb_client *c, uint8_t *buf, size_t len);
 void smb2_fail_all(struct smb_client *c, int err);
-/* 1 when a request has waited past its deadline. */
-int smb2_expired(struct smb_client *c, int64_t now);
+/* The earliest deadline of a request in flight or waiting for credits; 0 when none. */
+int64_t smb2_next_deadline(const struct smb_client *c);
 size_t smb2_pending(const struct smb_client *c);
 void smb2_state_free(struct smb_client *c);
 /* Sends r again (a parked request, smb/reconnect.c): like smb2_submit, but on failure r's done
@@ -242,6 +249,9 @@ int smb2_session_setup(struct smb_client *c);
  * SESSION_SETUP legs on the existing SessionId; the keys stay. Blocking. */
 int smb2_session_reauth(struct smb_client *c);
 int smb2_tree_connect(struct smb_client *c);
+/* FSCTL_VALIDATE_NEGOTIATE_INFO after the tree connect on 3.0 and 3.0.2 (blocking); a mismatch
+ * or a refusal ends the connection (SMBG_ECRYPTO and a message). 0 on other dialects. */
+int smb2_validate_negotiate(struct smb_client *c);
 void smb2_logout(struct smb_client *c);
 int smb2_open(struct smb_client *c, const char *path, int flags, int options, struct smb_file **out,
 	      struct smb_stat *st, smb_cb cb, void *priv);
@@ -311,5 +321,15 @@ int smb2_oplock_break_parse(const struct smb2_msg *m, uint8_t *level, uint8_t fi
 int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *priv);
 int smb2_allinfo_parse(const uint8_t *p, size_t len, struct smb_stat *st);
 int smb2_fsinfo_parse(const uint8_t *p, size_t len, struct smb_statfs *st);
+/* The server's VALIDATE_NEGOTIATE_INFO answer (2.2.32.6) out of an IOCTL response (2.2.32). */
+struct smb2_validate_resp {
+	uint32_t capabilities;
+	uint8_t guid[16];
+	uint16_t security_mode;
+	uint16_t dialect;
+};
+int smb2_validate_negotiate_parse(const struct smb2_msg *m, struct smb2_validate_resp *v);
+/* 0 when v matches what the NEGOTIATE response said; else SMBG_ECRYPTO with a message. */
+int smb2_validate_negotiate_check(struct smb_client *c, const struct smb2_validate_resp *v);
 
 #endif

@@ -24,6 +24,11 @@
 
 #define LOOKAHEAD_SIZE (64 * 1024)
 #define IOV_BATCH      64
+/* TCP keepalive: a peer gone without a FIN (power loss, a NAT that forgot us) is found after
+ * KEEPIDLE + KEEPCNT x KEEPINTVL seconds of silence even when no request is waiting. */
+#define KEEPIDLE_S  30
+#define KEEPINTVL_S 10
+#define KEEPCNT	    3
 
 struct smb_outbuf {
 	struct smb_outbuf *next;
@@ -77,6 +82,17 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms, int *err_no)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int idle = KEEPIDLE_S, intvl = KEEPINTVL_S, cnt = KEEPCNT;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	/* Sent data the peer does not acknowledge within the request timeout ends the
+	 * connection (the kernel would otherwise retransmit for about 15 minutes). */
+	if (timeout_ms > 0) {
+		unsigned ut = (unsigned)timeout_ms;
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+	}
 	/* Large socket buffers keep a window of 1 MiB requests moving on loopback and LANs. */
 	int sz = 4 * 1024 * 1024;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));

@@ -38,7 +38,9 @@ typedef int (*smb_frame_fn)(void *priv, uint8_t *buf, size_t len);
 
 void smb_transport_init(struct smb_link *t);
 /* Connects to host:port (tries every address), within timeout_ms. On failure writes a reason
- * into err. The socket is non-blocking afterwards, with TCP_NODELAY. */
+ * into err. The socket is non-blocking afterwards, with TCP_NODELAY, TCP keepalive (a silent
+ * peer is dropped after about 60 s) and TCP_USER_TIMEOUT = timeout_ms (unacknowledged data
+ * ends the connection after that long; none when timeout_ms is 0). */
 int smb_transport_connect(struct smb_link *t, const char *host, uint16_t port, int timeout_ms,
 			  char *err, size_t errlen);
 /* NetBIOS session request (RFC 1002 4.3.2) on t (connected, or fd < 0: connects) with the called
