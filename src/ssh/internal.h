@@ -30,6 +30,7 @@ struct server {
 	const struct ssh_serve_opts *o; /* &opts */
 	struct sftp_opts so;
 	struct ssh_sources *sources; /* per-address counts and login penalties */
+	ssh_bind bind;		     /* the listener's (kept here for a timed-out stop) */
 	atomic_int stop;
 	atomic_int active; /* threads that use v: connections and backend openers */
 	atomic_ullong total_conns;
