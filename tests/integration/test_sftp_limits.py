@@ -271,7 +271,8 @@ def test_emfile_does_not_spin(smbgate_bin, root, hostkey):
         before = cpu_seconds(p.pid)
         time.sleep(3)
         used = cpu_seconds(p.pid) - before
-        assert used < 0.5, f"{used:.2f} s of CPU in 3 s while out of descriptors"
+        # spinning costs a core (less on a loaded machine); idle is about 0.01 s
+        assert used < 0.15, f"{used:.2f} s of CPU in 3 s while out of descriptors"
         close_all(flood)
         flood = []
         deadline = time.time() + 10
