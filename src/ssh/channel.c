@@ -522,7 +522,7 @@ int chan_idle(const struct chan *c)
 void chan_free(struct chan *c)
 {
 	chan_account(c);
-	if (c->eng) /* the connection is going: its engine must not outlive it */
+	if (c->eng) /* not retired (a failed start): stop it while the backend lives */
 		engine_stop(c);
 	ssh_exec_free(c->ex); /* one still busy frees itself when its operation ends */
 	(void)ssh_remove_channel_callbacks(c->ch, &c->cb);
