@@ -245,6 +245,8 @@ out:
 	/* engines first (they close the files they had open), then the backend connection
 	 * (which runs every callback still in flight, with SMBG_ECANCELED), then the rest */
 	session_drain(cn);
+	for (struct chan *c = cn->chans; c; c = c->next)
+		chan_stop_now(c); /* what the drain left: must go before the backend */
 	if (cn->opener)
 		opener_stop(cn); /* a worker still connecting frees what it opens */
 	if (cn->ev) {

@@ -453,3 +453,31 @@ def test_key_probes_count_as_tries(server, tmp_path):
     # six refused, a seventh may be on its way when the connection closes
     assert r.stderr.count("Offering public key") <= 7, r.stderr
     assert "too many login attempts" in s.log()
+
+
+def test_closing_a_stuck_channel_does_not_freeze_the_others(server, samba, tmp_path):
+    area = Area(samba)
+    area.write("big.bin", os.urandom(16 * 1024 * 1024))
+    with StallingRelay(samba.port) as r:
+        s = server(remote=r.url(samba, area.share, area.rel))
+        t = login(s.port)
+        try:
+            c = paramiko.SFTPClient.from_transport(t)
+            f = c.open("big.bin", "rb")
+            f.read(1024 * 1024)
+            r.stalled = True  # the SMB server freezes with a READ of this channel in flight
+            _thread(lambda: f.read(4 * 1024 * 1024))
+            time.sleep(1)
+            c.get_channel().close()  # the client gives up on that channel
+            time.sleep(0.5)
+            # the connection still answers at once on another channel (echo needs no SMB)
+            t0 = time.time()
+            ch = t.open_session(timeout=5)
+            ch.settimeout(5)
+            ch.exec_command("echo still here")
+            assert ch.recv(100) == b"still here\n"
+            assert time.time() - t0 < 3
+            ch.close()
+        finally:
+            r.stalled = False
+            t.close()
