@@ -374,6 +374,10 @@ def test_backend_down_reason_reaches_the_client(server, samba, tmp_path):
         assert res.returncode != 0
         assert "smbgate cannot serve this remote" in res.stderr + res.stdout
         assert "subsystem request failed" not in res.stderr
+        # an exec (rclone's md5sum) says why on stderr, exit status 1
+        x = s.ssh("md5sum hello.txt", timeout=30)
+        assert x.returncode == 1
+        assert b"smbgate cannot serve this remote" in x.stderr
 
 
 class StallingRelay(TcpServer):
