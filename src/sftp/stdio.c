@@ -9,9 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "sftp/proto.h"
 #include "sftp/sftp.h"
-#include "util/cursor.h"
 #include "util/log.h"
 #include "util/wbuf.h"
 

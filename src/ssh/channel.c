@@ -37,21 +37,40 @@ void chan_account(struct chan *c)
 }
 
 /* ---- the engine's teardown ----
- * In two steps, so that closing one channel never holds up the others: engine_stop starts
- * it, engine_stopped says when it is over; the channel stays in the list until then.
- * sftp_engine_free still waits for the engine's operations itself (bounded by the engine);
- * once the engine can shut down asynchronously, engine_stop starts that shutdown and
+ * Closing a channel must not hold up the others, so it takes two steps: engine_stop marks
+ * the engine as retiring (its replies are dropped from then on, nothing new is started),
+ * and engine_stopped frees it once none of its requests is in flight, when freeing it only
+ * closes the files the client left open. At the end of the connection chan_stop_now frees
+ * what is left, waiting for it (within the engine's own bound) while the backend still
+ * lives. Once the engine has an asynchronous shutdown, engine_stop starts it and
  * engine_stopped frees the engine when it reports idle. */
 static void engine_stop(struct chan *c)
 {
 	chan_account(c);
-	sftp_engine_free(c->eng);
-	c->eng = NULL;
+	c->retiring = 1;
 }
 
-static int engine_stopped(const struct chan *c)
+static int engine_stopped(struct chan *c)
 {
+	if (c->eng && c->retiring) {
+		size_t n = sftp_engine_output_pending(c->eng);
+		if (n > 0) /* nobody to send it to */
+			sftp_engine_output_done(c->eng, n);
+		if (sftp_engine_busy(c->eng) == 0) {
+			sftp_engine_free(c->eng);
+			c->eng = NULL;
+		}
+	}
 	return c->eng == NULL;
+}
+
+void chan_stop_now(struct chan *c)
+{
+	if (!c->eng)
+		return;
+	chan_account(c);
+	sftp_engine_free(c->eng);
+	c->eng = NULL;
 }
 
 /* ---- channel callbacks: record only ---- */
@@ -470,10 +489,8 @@ void chan_pump(struct chan *c)
 			break;
 		}
 	}
-	if (c->closed && c->eng && !c->retiring) {
-		c->retiring = 1;
+	if (c->closed && c->eng && !c->retiring)
 		engine_stop(c); /* the files it had open are closed without the client */
-	}
 }
 
 int chan_has_work(const struct chan *c)
@@ -503,18 +520,17 @@ int chan_has_work(const struct chan *c)
 void chan_retire(struct chan *c)
 {
 	chan_close(c);
-	if (c->eng && !c->retiring) {
-		c->retiring = 1;
+	if (c->eng && !c->retiring)
 		engine_stop(c);
-	}
 }
 
 int chan_done(struct chan *c)
 {
-	return c->closed && c->remote_closed && engine_stopped(c);
+	int stopped = engine_stopped(c); /* first: a retiring engine's replies are dropped */
+	return c->closed && c->remote_closed && stopped;
 }
 
-int chan_idle(const struct chan *c)
+int chan_idle(struct chan *c)
 {
 	return engine_stopped(c) && !(c->ex && ssh_exec_busy(c->ex));
 }
@@ -522,8 +538,7 @@ int chan_idle(const struct chan *c)
 void chan_free(struct chan *c)
 {
 	chan_account(c);
-	if (c->eng) /* the connection is going: its engine must not outlive it */
-		engine_stop(c);
+	chan_stop_now(c);     /* only before the backend is freed; the session sees to that */
 	ssh_exec_free(c->ex); /* one still busy frees itself when its operation ends */
 	(void)ssh_remove_channel_callbacks(c->ch, &c->cb);
 	ssh_channel_free(c->ch);

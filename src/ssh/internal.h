@@ -30,6 +30,7 @@ struct server {
 	const struct ssh_serve_opts *o; /* &opts */
 	struct sftp_opts so;
 	struct ssh_sources *sources; /* per-address counts and login penalties */
+	ssh_bind bind;		     /* the listener's (kept here for a timed-out stop) */
 	atomic_int stop;
 	atomic_int active; /* threads that use v: connections and backend openers */
 	atomic_ullong total_conns;
@@ -62,7 +63,7 @@ struct chan {
 	int in_eof, remote_closed, stalled, closed;
 	int failed;		/* close it: nothing more can be done */
 	int ex_done;		/* the exec command has produced all its output */
-	int retiring;		/* our work is over; waiting for the engine to be idle */
+	int retiring;		/* our work is over; the engine is freed once idle */
 	struct sftp_stats last; /* stats already added to the server's totals */
 };
 
@@ -107,8 +108,12 @@ int chan_has_work(const struct chan *c);
 /* 1 when both sides have closed it and nothing can complete into it any more: chan_free
  * is then safe. */
 int chan_done(struct chan *c);
-/* 1 when nothing of the channel is in flight (its engine stopped, its exec idle). */
-int chan_idle(const struct chan *c);
+/* 1 when nothing of the channel is in flight (its engine stopped, its exec idle); frees a
+ * retired engine that has become idle. */
+int chan_idle(struct chan *c);
+/* Frees the channel's engine now, waiting for what it has in flight (within the engine's
+ * bound): at the end of the connection, before the backend connection is freed. */
+void chan_stop_now(struct chan *c);
 /* Starts ending the channel's work (closes it on our side too). */
 void chan_retire(struct chan *c);
 /* Frees the channel. Call when chan_done(), or after the backend connection is freed

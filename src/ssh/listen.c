@@ -405,7 +405,7 @@ int ssh_serve(struct vfs *v, const struct ssh_serve_opts *o, const struct sftp_o
 	struct acceptor a = {.srv = srv, .spare = -1};
 	int fds[MAX_LISTEN];
 	int nfd = 0, rc = 0;
-	a.b = ssh_bind_new();
+	a.b = srv->bind = ssh_bind_new();
 	srv->sources = ssh_sources_new(srv->o);
 	if (!a.b || !srv->sources) {
 		log_error("out of memory");

@@ -187,24 +187,37 @@ static int key_exchange(struct conn *cn)
 	}
 }
 
-/* After a stop signal: every channel closes, engines stop; give them a moment to finish
- * their operations (each channel's own bound still applies). */
+/* The connection ends (the client left, or a stop signal): every channel closes, engines
+ * stop; give what is in flight a moment to finish (each engine's own bound still applies).
+ * Whatever is left is cancelled when the backend connection is freed. */
 static void session_drain(struct conn *cn)
 {
 	for (struct chan *c = cn->chans; c; c = c->next)
 		chan_retire(c);
 	int64_t end = clock_now_ms() + STOP_DRAIN_MS;
-	while (cn->ev && clock_now_ms() < end) {
+	int ssh_gone = !cn->ev;
+	while (clock_now_ms() < end) {
 		int all = 1;
 		for (struct chan *c = cn->chans; c && all; c = c->next)
 			all = chan_idle(c); /* the client need not answer our close now */
 		if (all)
 			break;
-		if (ssh_event_dopoll(cn->ev, IDLE_TICK_MS / 5) == SSH_ERROR)
-			break;
-		backend_service(cn);
+		if (!ssh_gone && ssh_event_dopoll(cn->ev, IDLE_TICK_MS / 5) == SSH_ERROR)
+			ssh_gone = 1;
+		if (ssh_gone) { /* the client left: wait on the backend alone */
+			struct pollfd p;
+			if (!cn->vc || vfs_conn_pollfds(cn->vc, &p, 1) < 1)
+				break;
+			if (poll(&p, 1, IDLE_TICK_MS / 5) > 0)
+				(void)vfs_conn_service(cn->vc, &p, 1);
+		} else {
+			backend_service(cn);
+		}
+		if (cn->vc)
+			vfs_conn_run(cn->vc);
 		channels_step(cn);
-		backend_fd_update(cn);
+		if (!ssh_gone)
+			backend_fd_update(cn);
 	}
 }
 
@@ -228,13 +241,12 @@ void *session_main(void *arg)
 	if (!cn->ev || ssh_event_add_session(cn->ev, cn->s) != SSH_OK)
 		goto out;
 	session_run(cn);
-	if (atomic_load(&srv->stop))
-		session_drain(cn);
 out:
 	/* engines first (they close the files they had open), then the backend connection
 	 * (which runs every callback still in flight, with SMBG_ECANCELED), then the rest */
+	session_drain(cn);
 	for (struct chan *c = cn->chans; c; c = c->next)
-		chan_retire(c);
+		chan_stop_now(c); /* what the drain left: must go before the backend */
 	if (cn->opener)
 		opener_stop(cn); /* a worker still connecting frees what it opens */
 	if (cn->ev) {

@@ -271,7 +271,8 @@ def test_emfile_does_not_spin(smbgate_bin, root, hostkey):
         before = cpu_seconds(p.pid)
         time.sleep(3)
         used = cpu_seconds(p.pid) - before
-        assert used < 0.5, f"{used:.2f} s of CPU in 3 s while out of descriptors"
+        # spinning costs a core (less on a loaded machine); idle is about 0.01 s
+        assert used < 0.15, f"{used:.2f} s of CPU in 3 s while out of descriptors"
         close_all(flood)
         flood = []
         deadline = time.time() + 10
@@ -373,6 +374,10 @@ def test_backend_down_reason_reaches_the_client(server, samba, tmp_path):
         assert res.returncode != 0
         assert "smbgate cannot serve this remote" in res.stderr + res.stdout
         assert "subsystem request failed" not in res.stderr
+        # an exec (rclone's md5sum) says why on stderr, exit status 1
+        x = s.ssh("md5sum hello.txt", timeout=30)
+        assert x.returncode == 1
+        assert b"smbgate cannot serve this remote" in x.stderr
 
 
 class StallingRelay(TcpServer):
@@ -452,3 +457,31 @@ def test_key_probes_count_as_tries(server, tmp_path):
     # six refused, a seventh may be on its way when the connection closes
     assert r.stderr.count("Offering public key") <= 7, r.stderr
     assert "too many login attempts" in s.log()
+
+
+def test_closing_a_stuck_channel_does_not_freeze_the_others(server, samba, tmp_path):
+    area = Area(samba)
+    area.write("big.bin", os.urandom(16 * 1024 * 1024))
+    with StallingRelay(samba.port) as r:
+        s = server(remote=r.url(samba, area.share, area.rel))
+        t = login(s.port)
+        try:
+            c = paramiko.SFTPClient.from_transport(t)
+            f = c.open("big.bin", "rb")
+            f.read(1024 * 1024)
+            r.stalled = True  # the SMB server freezes with a READ of this channel in flight
+            _thread(lambda: f.read(4 * 1024 * 1024))
+            time.sleep(1)
+            c.get_channel().close()  # the client gives up on that channel
+            time.sleep(0.5)
+            # the connection still answers at once on another channel (echo needs no SMB)
+            t0 = time.time()
+            ch = t.open_session(timeout=5)
+            ch.settimeout(5)
+            ch.exec_command("echo still here")
+            assert ch.recv(100) == b"still here\n"
+            assert time.time() - t0 < 3
+            ch.close()
+        finally:
+            r.stalled = False
+            t.close()
