@@ -176,6 +176,14 @@ int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 		    void *priv);
 int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+/* Renames the open file f to the share-relative path to (replace: over an existing file) in one
+ * request on the handle, which stays open (a rename by path costs an open and a close more). f
+ * must have been opened with SMB_O_DELETE. An existing target that another client holds open
+ * fails the rename (SMBG_EACCES or SMBG_EBUSY, as the server answers). Not replayed after a
+ * dropped connection: it fails with the connection's error, and whether it happened is then
+ * unknown. */
+int smb_frename_async(struct smb_client *c, struct smb_file *f, const char *to, int replace,
+		      smb_cb cb, void *priv);
 
 /* ---- Blocking operations (submit + service until done) ---- */
 
@@ -201,6 +209,8 @@ int smb_rmdir(struct smb_client *c, const char *path);
 int smb_unlink(struct smb_client *c, const char *path);
 /* Renames from -> to (both share-relative). replace: overwrite an existing file. */
 int smb_rename(struct smb_client *c, const char *from, const char *to, int replace);
+/* smb_frename_async, blocking. */
+int smb_frename(struct smb_client *c, struct smb_file *f, const char *to, int replace);
 int smb_statfs(struct smb_client *c, const char *path, struct smb_statfs *st);
 int smb_echo(struct smb_client *c);
 

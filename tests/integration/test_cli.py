@@ -356,6 +356,65 @@ def test_put_file(samba, run_smbgate, area, tmp_path):
     assert r.returncode == 0 and "up.bin" in r.stdout and "stdin.txt" in r.stdout
 
 
+SMB2_CREATE, SMB2_CLOSE, SMB2_SET_INFO = 5, 6, 17
+
+
+def smb2_sent(stderr, command):
+    """How many SMB2 requests with this command number a -vvv run sent (its trace lines)."""
+    return len(re.findall(rf"trace: smb2 -> cmd {command} mid ", stderr))
+
+
+def test_put_renames_through_the_open_handle(samba, run_smbgate, area, tmp_path):
+    """put over an existing file renames the temporary file over it through the handle that
+    wrote it, one SET_INFO: no more CREATEs and CLOSEs than --inplace (a rename by path opens
+    and closes the temporary file again), and no .partial left behind."""
+    data = os.urandom(100000)
+    src = tmp_path / "new.bin"
+    src.write_bytes(data)
+    os.utime(src, (1500000000, 1500000000))
+    runs = {}
+    for name, opts in (("atomic.bin", ()), ("inplace.bin", ("--inplace",))):
+        area.write(name, b"old" * 50000)
+        r = run_smbgate("-vvv", "put", *opts, src, area.url(name))
+        assert r.returncode == 0, r.stderr
+        assert (area.path / name).read_bytes() == data
+        assert int((area.path / name).stat().st_mtime) == 1500000000
+        runs[name] = r.stderr
+    assert sorted(os.listdir(area.path)) == ["atomic.bin", "inplace.bin"]
+    atomic, inplace = runs["atomic.bin"], runs["inplace.bin"]
+    assert "through its open handle" in atomic
+    sent = {c: (smb2_sent(atomic, c), smb2_sent(inplace, c))
+            for c in (SMB2_CREATE, SMB2_CLOSE, SMB2_SET_INFO)}
+    assert sent[SMB2_CREATE][0] == sent[SMB2_CREATE][1] > 0, sent
+    assert sent[SMB2_CLOSE][0] == sent[SMB2_CLOSE][1] > 0, sent
+    assert sent[SMB2_SET_INFO][0] == sent[SMB2_SET_INFO][1] + 1, sent  # the rename
+
+
+def test_put_over_a_target_another_client_reads(samba, run_smbgate, area, tmp_path):
+    """Samba renames over a target that another client holds open for reading (without
+    FILE_SHARE_DELETE): the put succeeds through the open handle, the reader goes on reading
+    the old content, and no .partial is left."""
+    smbconnection = pytest.importorskip("impacket.smbconnection")
+    area.write("held.txt", b"old content\n")
+    src = tmp_path / "held.txt"
+    src.write_bytes(b"new content\n")
+    reader = smbconnection.SMBConnection("127.0.0.1", "127.0.0.1", sess_port=samba.port)
+    reader.login(samba.user, samba.password)
+    try:
+        tid = reader.connectTree("plain")
+        fid = reader.openFile(tid, f"{area.rel}/held.txt", desiredAccess=0x1,  # READ_DATA
+                              shareMode=0x1)  # FILE_SHARE_READ only
+        r = run_smbgate("-vv", "put", src, area.url("held.txt"))
+        assert r.returncode == 0, r.stderr
+        assert "through its open handle" in r.stderr
+        assert reader.readFile(tid, fid) == b"old content\n"
+        reader.closeFile(tid, fid)
+    finally:
+        reader.close()
+    assert (area.path / "held.txt").read_bytes() == b"new content\n"
+    assert os.listdir(area.path) == ["held.txt"]
+
+
 def test_put_stdin_to_directory_is_usage_error(samba, run_smbgate, area):
     r = run_smbgate("put", "-", area.url(), input="x")
     assert r.returncode == EXIT_USAGE
