@@ -21,7 +21,7 @@ struct upload {
 	int created;	    /* dest was created on the server */
 	uint64_t confirmed; /* bytes of dest the server confirmed, in order from 0 */
 	int renamed;	    /* tmp was renamed over remote through its handle */
-	int rename_unsure;  /* a rename through the handle was sent and its answer lost */
+	int rename_unsure;  /* a rename may have been sent and its answer lost */
 	const char *op;	    /* the step that failed, for the message */
 };
 
@@ -149,18 +149,22 @@ static int upload_attempt(struct upload *u, int first)
  * connection drops. Returns 0, or an exit code after the message. */
 static int upload_rename(struct upload *u, struct cli_retry *r, int *lost)
 {
-	/* A rename through the handle may have happened with its answer lost. */
-	int retried = u->rename_unsure;
-
 	for (;;) {
 		struct smb_stat st;
 		int err = smb_rename(u->cc->c, u->tmp, u->remote, 1), rc;
 		if (err == 0)
 			return 0;
 		/* An earlier rename may have happened with its answer lost. */
-		if (retried && err == SMBG_ENOENT && smb_stat(u->cc->c, u->remote, &st) == 0 &&
-		    !st.is_dir && (!S_ISREG(u->lst->st_mode) || st.size == u->confirmed))
+		if (u->rename_unsure && err == SMBG_ENOENT &&
+		    smb_stat(u->cc->c, u->remote, &st) == 0 && !st.is_dir &&
+		    (!S_ISREG(u->lst->st_mode) || st.size == u->confirmed)) {
+			log_info("%s already holds the upload: the rename was done before the "
+				 "connection dropped",
+				 cli_disp(u->remote));
 			return 0;
+		}
+		if (cli_retry_conn_lost(err))
+			u->rename_unsure = 1;
 		if (!cli_retry_wanted(r, err, u->confirmed)) {
 			*lost = cli_retry_conn_lost(err);
 			rc = cli_fail(u->cc, err, "rename the upload to", u->remote);
@@ -176,19 +180,27 @@ static int upload_rename(struct upload *u, struct cli_retry *r, int *lost)
 			*lost = 1;
 			return rc;
 		}
-		retried = 1;
 	}
 }
 
 /* Says where the data sent so far is, after the connection was lost for good: the target is
- * untouched and the temporary file cannot be deleted without a connection. */
+ * untouched (or, when a rename was sent, may hold the upload) and the temporary file cannot be
+ * deleted without a connection. */
 static void upload_kept(struct upload *u)
 {
 	char n[32];
 
 	progress_human(u->confirmed, n, sizeof(n));
-	fprintf(stderr, "smbgate %s: %s was not changed; the %s uploaded are kept in %s on %s\n",
-		u->cc->cmd, cli_disp(u->remote), n, cli_disp(u->tmp), u->cc->where);
+	if (u->rename_unsure) /* the rename may have been done: say both */
+		fprintf(stderr,
+			"smbgate %s: the connection was lost while %s was renamed over %s: "
+			"either %s holds the whole upload (%s) or it is still in %s on %s\n",
+			u->cc->cmd, cli_disp(u->tmp), cli_disp(u->remote), cli_disp(u->remote), n,
+			cli_disp(u->tmp), u->cc->where);
+	else
+		fprintf(stderr,
+			"smbgate %s: %s was not changed; the %s uploaded are kept in %s on %s\n",
+			u->cc->cmd, cli_disp(u->remote), n, cli_disp(u->tmp), u->cc->where);
 }
 
 /* Deletes dest after a failure that leaves nothing worth keeping. When the connection is gone

@@ -17,7 +17,7 @@ import pytest
 
 from samba import BIG_FILES, BIG_SPARSE, BIG_SPARSE_SIZE
 from smb_helpers import (EXIT_AUTH, EXIT_CONNECT, EXIT_DENIED, EXIT_ERROR, EXIT_NOTFOUND,
-                         EXIT_PROTO, EXIT_USAGE, TcpServer, free_port, node_slug, own,
+                         EXIT_PROTO, EXIT_USAGE, FrameProxy, TcpServer, free_port, node_slug, own,
                          put_and_read_back, scratch_dir)
 
 COMMANDS = ["ls", "get", "put", "cat", "rm", "mkdir", "rmdir", "mv", "stat", "df", "test"]
@@ -952,6 +952,56 @@ def test_server_closes_mid_put(samba, run_smbgate, area):
                         r"(connection closed by the server|input/output error)", lines[0]), err
     assert lines[1:] == [], err
     assert list(area.path.iterdir()) == []
+
+
+class RenameAnswerLost(FrameProxy):
+    """Relays to Samba and, on the first connection only, closes it in place of the server's
+    final answer to the first rename (SMB2 SET_INFO, FileRenameInformation): the rename is done,
+    the client never hears of it."""
+
+    def __init__(self, upstream):
+        self.renames, self.cuts = set(), 0
+        super().__init__(upstream)
+
+    def rewrite(self, body, to_server):
+        if body[:4] != b"\xfeSMB":
+            return body
+        command, mid = int.from_bytes(body[12:14], "little"), body[24:32]
+        if to_server and command == SMB2_SET_INFO and body[66] == 1 and body[67] == 10:
+            self.renames.add(mid)
+        elif (not to_server and mid in self.renames and self.cuts == 0
+              and int.from_bytes(body[8:12], "little") != 0x103):  # not STATUS_PENDING
+            self.cuts += 1
+            raise OSError("the answer to the rename is lost")  # the pump closes both sides
+        return body
+
+
+@pytest.mark.parametrize("retries", ["2", "0"])
+def test_put_rename_answer_lost(samba, run_smbgate, area, tmp_path, retries):
+    """The connection drops after the server renamed the temporary file over the target but
+    before its answer came. With --retries the put reconnects, finds the temporary file gone
+    and the target holding the upload's size, and succeeds; with --retries 0 the message says
+    that the target may hold the upload or the temporary file may still."""
+    data = os.urandom(300000)
+    src = tmp_path / "lost.bin"
+    src.write_bytes(data)
+    area.write("lost.bin", b"old\n")
+    with RenameAnswerLost(samba.port) as p:
+        r = run_smbgate("-v", "put", "--retries", retries, "--timeout", "10", src,
+                        p.url(samba, "plain", f"{area.rel}/lost.bin"), timeout=120)
+    assert p.cuts == 1, r.stderr
+    assert (area.path / "lost.bin").read_bytes() == data  # the server did rename
+    if retries != "0":
+        assert r.returncode == 0, r.stderr
+        assert "already holds the upload" in r.stderr
+        assert os.listdir(area.path) == ["lost.bin"]
+        return
+    assert r.returncode == EXIT_CONNECT, r.stderr
+    tmp = re.escape(area.rel) + r"/\.lost\.bin\.[0-9a-f]{8}\.partial"
+    assert re.search(rf"smbgate put: the connection was lost while {tmp} was renamed over "
+                     rf"{re.escape(area.rel)}/lost\.bin: either {re.escape(area.rel)}/lost\.bin "
+                     rf"holds the whole upload \(.+\) or it is still in {tmp} on ", r.stderr), \
+        r.stderr
 
 
 # ---- passwords -------------------------------------------------------------------------
