@@ -415,6 +415,25 @@ def test_put_over_a_target_another_client_reads(samba, run_smbgate, area, tmp_pa
     assert os.listdir(area.path) == ["held.txt"]
 
 
+def test_put_smb1_falls_back_to_rename_by_path(samba_nt1, run_smbgate, request, tmp_path):
+    """Over SMB1 Samba refuses to rename the hidden .NAME...partial through its handle
+    (STATUS_NO_SUCH_FILE: a hidden source with no search attributes): the put closes it and
+    renames by path, and the target is replaced all the same."""
+    src = tmp_path / "one.bin"
+    src.write_bytes(b"new" * 1000)
+    os.utime(src, (1500000000, 1500000000))
+    with scratch_dir(samba_nt1, "plain", node_slug(request, "t-")) as d:
+        (d / "one.bin").write_bytes(b"old\n")
+        own(samba_nt1, d / "one.bin")
+        url = samba_nt1.url("plain", f"{d.name}/one.bin", max_protocol="NT1")
+        r = run_smbgate("-vv", "put", src, url)
+        assert r.returncode == 0, r.stderr
+        assert "renaming it by path after the close" in r.stderr
+        assert (d / "one.bin").read_bytes() == b"new" * 1000
+        assert int((d / "one.bin").stat().st_mtime) == 1500000000
+        assert os.listdir(d) == ["one.bin"]
+
+
 def test_put_stdin_to_directory_is_usage_error(samba, run_smbgate, area):
     r = run_smbgate("put", "-", area.url(), input="x")
     assert r.returncode == EXIT_USAGE
