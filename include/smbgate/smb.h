@@ -178,10 +178,11 @@ int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *s
 int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
 /* Renames the open file f to the share-relative path to (replace: over an existing file) in one
  * request on the handle, which stays open (a rename by path costs an open and a close more). f
- * must have been opened with SMB_O_DELETE. An existing target that another client holds open
- * fails the rename (SMBG_EACCES or SMBG_EBUSY, as the server answers). Not replayed after a
- * dropped connection: it fails with the connection's error, and whether it happened is then
- * unknown. */
+ * must have been opened with SMB_O_DELETE. A target that another client holds open is the
+ * server's call: Samba replaces it (that reader keeps the old file), a server may refuse
+ * (SMBG_EACCES or SMBG_EBUSY). Over SMB1 Samba refuses a hidden file (a dot name) with
+ * SMBG_ENOENT; rename by path then. Not replayed after a dropped connection: it fails with the
+ * connection's error, and whether it happened is then unknown. */
 int smb_frename_async(struct smb_client *c, struct smb_file *f, const char *to, int replace,
 		      smb_cb cb, void *priv);
 
