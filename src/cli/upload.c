@@ -38,9 +38,10 @@ static int attempt_fail(struct upload *u, int err, const char *op)
 /* Renames the complete temporary file over the target through the handle that wrote it: one
  * request, where a rename by path costs an open, the rename and a close. A failure is left to
  * upload_rename, which renames by path after the close: it checks a rename whose answer was
- * lost with the connection, reports a refusal as it always has, and serves servers that cannot
- * rename a file they hold open (SMB1 without pass-through information levels renames by path,
- * which our own handle blocks). */
+ * lost with the connection, reports a refusal as it always has, and serves servers that will not
+ * rename through the handle: over SMB1 Samba refuses a hidden file (ours: a dot name) with
+ * STATUS_NO_SUCH_FILE, and servers without pass-through information levels rename by path,
+ * which our own open handle would block. */
 static void upload_frename(struct upload *u, struct smb_file *f)
 {
 	int err = smb_frename(u->cc->c, f, u->remote, 1);
