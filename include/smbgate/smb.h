@@ -193,6 +193,15 @@ int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *p
 /* An ECHO round trip: proves the server (and the path to it) alive and resets idle timers on
  * both sides. rc 0 when answered. */
 int smb_echo_async(struct smb_client *c, smb_cb cb, void *priv);
+/* Renames the open file f to the share-relative path to (replace: over an existing file) in one
+ * request on the handle, which stays open (a rename by path costs an open and a close more). f
+ * must have been opened with SMB_O_DELETE. A target that another client holds open is the
+ * server's call: Samba replaces it (that reader keeps the old file), a server may refuse
+ * (SMBG_EACCES or SMBG_EBUSY). Over SMB1 Samba refuses a hidden file (a dot name) with
+ * SMBG_ENOENT; rename by path then. Not replayed after a dropped connection: it fails with the
+ * connection's error, and whether it happened is then unknown. */
+int smb_frename_async(struct smb_client *c, struct smb_file *f, const char *to, int replace,
+		      smb_cb cb, void *priv);
 
 /* ---- Blocking operations (submit + service until done) ---- */
 
@@ -218,6 +227,8 @@ int smb_rmdir(struct smb_client *c, const char *path);
 int smb_unlink(struct smb_client *c, const char *path);
 /* Renames from -> to (both share-relative). replace: overwrite an existing file. */
 int smb_rename(struct smb_client *c, const char *from, const char *to, int replace);
+/* smb_frename_async, blocking. */
+int smb_frename(struct smb_client *c, struct smb_file *f, const char *to, int replace);
 int smb_statfs(struct smb_client *c, const char *path, struct smb_statfs *st);
 int smb_echo(struct smb_client *c);
 

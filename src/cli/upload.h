@@ -1,6 +1,7 @@
 /* The upload of one file for `smbgate put`: to a temporary name in the target's folder
- * (util/partial_name.h) renamed over the target only once every byte is confirmed and the close
- * succeeded, so that no reader of the share ever sees half a file under the target's name; or,
+ * (util/partial_name.h) renamed over the target only once the server confirmed every byte
+ * (through the handle that wrote it, before its close), so that no reader of the share ever
+ * sees half a file under the target's name; or,
  * with --inplace, to the target itself. A dropped connection reconnects and resumes into the
  * same file (--retries) when the source can be read again from an offset (a regular file). */
 #ifndef SMBGATE_CLI_UPLOAD_H

@@ -188,6 +188,13 @@ int smb_rename(struct smb_client *c, const char *from, const char *to, int repla
 	return rename_failure(c, rc < 0 ? rc : rc2, "mv", from);
 }
 
+int smb_frename(struct smb_client *c, struct smb_file *f, const char *to, int replace)
+{
+	struct sync_ctx s = {0};
+	int rc = sync_finish(c, smb_frename_async(c, f, to, replace, sync_cb, &s), &s);
+	return rename_failure(c, rc, "mv", f->path);
+}
+
 int smb_statfs(struct smb_client *c, const char *path, struct smb_statfs *st)
 {
 	struct smb_file *f;

@@ -17,7 +17,7 @@ import pytest
 
 from samba import BIG_FILES, BIG_SPARSE, BIG_SPARSE_SIZE
 from smb_helpers import (EXIT_AUTH, EXIT_CONNECT, EXIT_DENIED, EXIT_ERROR, EXIT_NOTFOUND,
-                         EXIT_PROTO, EXIT_USAGE, TcpServer, free_port, node_slug, own,
+                         EXIT_PROTO, EXIT_USAGE, FrameProxy, TcpServer, free_port, node_slug, own,
                          put_and_read_back, scratch_dir)
 
 COMMANDS = ["ls", "get", "put", "cat", "rm", "mkdir", "rmdir", "mv", "stat", "df", "test"]
@@ -354,6 +354,84 @@ def test_put_file(samba, run_smbgate, area, tmp_path):
     # checked with smbclient too
     r = samba.smbclient(share="plain", command=f"ls {area.rel}/*")
     assert r.returncode == 0 and "up.bin" in r.stdout and "stdin.txt" in r.stdout
+
+
+SMB2_CREATE, SMB2_CLOSE, SMB2_SET_INFO = 5, 6, 17
+
+
+def smb2_sent(stderr, command):
+    """How many SMB2 requests with this command number a -vvv run sent (its trace lines)."""
+    return len(re.findall(rf"trace: smb2 -> cmd {command} mid ", stderr))
+
+
+def test_put_renames_through_the_open_handle(samba, run_smbgate, area, tmp_path):
+    """put over an existing file renames the temporary file over it through the handle that
+    wrote it, one SET_INFO: no more CREATEs and CLOSEs than --inplace (a rename by path opens
+    and closes the temporary file again), and no .partial left behind."""
+    data = os.urandom(100000)
+    src = tmp_path / "new.bin"
+    src.write_bytes(data)
+    os.utime(src, (1500000000, 1500000000))
+    runs = {}
+    for name, opts in (("atomic.bin", ()), ("inplace.bin", ("--inplace",))):
+        area.write(name, b"old" * 50000)
+        r = run_smbgate("-vvv", "put", *opts, src, area.url(name))
+        assert r.returncode == 0, r.stderr
+        assert (area.path / name).read_bytes() == data
+        assert int((area.path / name).stat().st_mtime) == 1500000000
+        runs[name] = r.stderr
+    assert sorted(os.listdir(area.path)) == ["atomic.bin", "inplace.bin"]
+    atomic, inplace = runs["atomic.bin"], runs["inplace.bin"]
+    assert "through its open handle" in atomic
+    sent = {c: (smb2_sent(atomic, c), smb2_sent(inplace, c))
+            for c in (SMB2_CREATE, SMB2_CLOSE, SMB2_SET_INFO)}
+    assert sent[SMB2_CREATE][0] == sent[SMB2_CREATE][1] > 0, sent
+    assert sent[SMB2_CLOSE][0] == sent[SMB2_CLOSE][1] > 0, sent
+    assert sent[SMB2_SET_INFO][0] == sent[SMB2_SET_INFO][1] + 1, sent  # the rename
+
+
+def test_put_over_a_target_another_client_reads(samba, run_smbgate, area, tmp_path):
+    """Samba renames over a target that another client holds open for reading (without
+    FILE_SHARE_DELETE): the put succeeds through the open handle, the reader goes on reading
+    the old content, and no .partial is left."""
+    smbconnection = pytest.importorskip("impacket.smbconnection")
+    area.write("held.txt", b"old content\n")
+    src = tmp_path / "held.txt"
+    src.write_bytes(b"new content\n")
+    reader = smbconnection.SMBConnection("127.0.0.1", "127.0.0.1", sess_port=samba.port)
+    reader.login(samba.user, samba.password)
+    try:
+        tid = reader.connectTree("plain")
+        fid = reader.openFile(tid, f"{area.rel}/held.txt", desiredAccess=0x1,  # READ_DATA
+                              shareMode=0x1)  # FILE_SHARE_READ only
+        r = run_smbgate("-vv", "put", src, area.url("held.txt"))
+        assert r.returncode == 0, r.stderr
+        assert "through its open handle" in r.stderr
+        assert reader.readFile(tid, fid) == b"old content\n"
+        reader.closeFile(tid, fid)
+    finally:
+        reader.close()
+    assert (area.path / "held.txt").read_bytes() == b"new content\n"
+    assert os.listdir(area.path) == ["held.txt"]
+
+
+def test_put_smb1_falls_back_to_rename_by_path(samba_nt1, run_smbgate, request, tmp_path):
+    """Over SMB1 Samba refuses to rename the hidden .NAME...partial through its handle
+    (STATUS_NO_SUCH_FILE: a hidden source with no search attributes): the put closes it and
+    renames by path, and the target is replaced all the same."""
+    src = tmp_path / "one.bin"
+    src.write_bytes(b"new" * 1000)
+    os.utime(src, (1500000000, 1500000000))
+    with scratch_dir(samba_nt1, "plain", node_slug(request, "t-")) as d:
+        (d / "one.bin").write_bytes(b"old\n")
+        own(samba_nt1, d / "one.bin")
+        url = samba_nt1.url("plain", f"{d.name}/one.bin", max_protocol="NT1")
+        r = run_smbgate("-vv", "put", src, url)
+        assert r.returncode == 0, r.stderr
+        assert "renaming it by path after the close" in r.stderr
+        assert (d / "one.bin").read_bytes() == b"new" * 1000
+        assert int((d / "one.bin").stat().st_mtime) == 1500000000
+        assert os.listdir(d) == ["one.bin"]
 
 
 def test_put_stdin_to_directory_is_usage_error(samba, run_smbgate, area):
@@ -893,6 +971,56 @@ def test_server_closes_mid_put(samba, run_smbgate, area):
                         r"(connection closed by the server|input/output error)", lines[0]), err
     assert lines[1:] == [], err
     assert list(area.path.iterdir()) == []
+
+
+class RenameAnswerLost(FrameProxy):
+    """Relays to Samba and, on the first connection only, closes it in place of the server's
+    final answer to the first rename (SMB2 SET_INFO, FileRenameInformation): the rename is done,
+    the client never hears of it."""
+
+    def __init__(self, upstream):
+        self.renames, self.cuts = set(), 0
+        super().__init__(upstream)
+
+    def rewrite(self, body, to_server):
+        if body[:4] != b"\xfeSMB":
+            return body
+        command, mid = int.from_bytes(body[12:14], "little"), body[24:32]
+        if to_server and command == SMB2_SET_INFO and body[66] == 1 and body[67] == 10:
+            self.renames.add(mid)
+        elif (not to_server and mid in self.renames and self.cuts == 0
+              and int.from_bytes(body[8:12], "little") != 0x103):  # not STATUS_PENDING
+            self.cuts += 1
+            raise OSError("the answer to the rename is lost")  # the pump closes both sides
+        return body
+
+
+@pytest.mark.parametrize("retries", ["2", "0"])
+def test_put_rename_answer_lost(samba, run_smbgate, area, tmp_path, retries):
+    """The connection drops after the server renamed the temporary file over the target but
+    before its answer came. With --retries the put reconnects, finds the temporary file gone
+    and the target holding the upload's size, and succeeds; with --retries 0 the message says
+    that the target may hold the upload or the temporary file may still."""
+    data = os.urandom(300000)
+    src = tmp_path / "lost.bin"
+    src.write_bytes(data)
+    area.write("lost.bin", b"old\n")
+    with RenameAnswerLost(samba.port) as p:
+        r = run_smbgate("-v", "put", "--retries", retries, "--timeout", "10", src,
+                        p.url(samba, "plain", f"{area.rel}/lost.bin"), timeout=120)
+    assert p.cuts == 1, r.stderr
+    assert (area.path / "lost.bin").read_bytes() == data  # the server did rename
+    if retries != "0":
+        assert r.returncode == 0, r.stderr
+        assert "already holds the upload" in r.stderr
+        assert os.listdir(area.path) == ["lost.bin"]
+        return
+    assert r.returncode == EXIT_CONNECT, r.stderr
+    tmp = re.escape(area.rel) + r"/\.lost\.bin\.[0-9a-f]{8}\.partial"
+    assert re.search(rf"smbgate put: the connection was lost while {tmp} was renamed over "
+                     rf"{re.escape(area.rel)}/lost\.bin: either {re.escape(area.rel)}/lost\.bin "
+                     rf"holds the whole upload \(.+\) or it is still in {tmp} on ", r.stderr), \
+        r.stderr
 
 
 # ---- passwords -------------------------------------------------------------------------
