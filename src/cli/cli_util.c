@@ -137,8 +137,7 @@ static void status_text(const struct cli_conn *cc, int err, char *buf, size_t n)
 	if (st != 0 && smbg_err_from_ntstatus(st) == err)
 		snprintf(buf, n, "%s (%s)", smbg_ntstatus_name(st), smbg_strerror(err));
 	else if (cc->c && (err == SMBG_EPROTO || err == SMBG_ECRYPTO || err == SMBG_ENOPROTO ||
-			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG || err == SMBG_EBADF ||
-			   err == SMBG_ECLOSED))
+			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG || err == SMBG_EBADF))
 		snprintf(buf, n, "%s (%s)", smbg_strerror(err), cli_safe(smb_client_errmsg(cc->c)));
 	else
 		snprintf(buf, n, "%s", smbg_strerror(err));

@@ -176,8 +176,8 @@ static void take_one(struct smb_client *c, struct smb2_req *r)
 int smb_recon_drop(struct smb_client *c, int err)
 {
 	struct smb_recon *rc = c->recon;
-	if (c->ops != &smb2_ops)
-		return 0; /* SMB1: no reconnect */
+	if (c->ops != &smb2_ops || c->stage != SMB_STAGE_READY)
+		return 0; /* SMB1, or never connected: no reconnect */
 	switch (rc->state) {
 	case SMB_RECON_DOWN:
 		return 1; /* already handled */
@@ -199,10 +199,10 @@ int smb_recon_drop(struct smb_client *c, int err)
 	rc->failures = 0;
 	/* Callbacks of failed requests run here: what they submit is parked (state DOWN). The
 	 * error they see is the drop's; c->dead stays 0. */
-	c->dead = err < 0 ? err : SMBG_EIO;
-	smb2_take_all(c, take_one);
-	c->dead = 0;
 	smb_failf(c, err < 0 ? err : SMBG_EIO, "%s (reconnecting)", rc->last);
+	c->dead = err < 0 ? err : SMBG_EIO;
+	smb2_take_all(c, take_one); /* a lost write's message, if any, is the one that stays */
+	c->dead = 0;
 	return 1;
 }
 

@@ -827,17 +827,22 @@ def start_big_get(samba, run_smbgate, dest, *extra):
 
 
 def test_server_closes_mid_transfer(samba, run_smbgate, shm_path):
+    """The smbd serving the get is killed: the client reconnects and the transfer goes on (the
+    read-only handle is reopened; test_smb_reconnect.py checks the bytes), and an interrupt
+    after that still leaves nothing behind."""
     p, tmp = start_big_get(samba, run_smbgate, shm_path)
     pids = connection_pids(samba, "big")
     assert pids, "no smbd serves the big share"
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    out, err = p.communicate(timeout=120)
-    assert p.returncode == EXIT_CONNECT, err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert re.fullmatch(rf"smbgate get: read {BIG_SPARSE} on smb://127\.0\.0\.1:{samba.port}/big: "
-                        r"(connection closed by the server|input/output error)", lines[0])
+    size = tmp.stat().st_size
+    deadline = time.monotonic() + 30
+    while tmp.stat().st_size < size + (64 << 20):
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()[1]
+        time.sleep(0.01)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert "reconnecting" in err, err
     assert list(shm_path.iterdir()) == []  # no partial file, no temporary file
 
 
@@ -863,8 +868,9 @@ def test_failed_put_deletes_partial_file(samba, run_smbgate, area, tmp_path):
 
 
 def test_server_closes_mid_put(samba, run_smbgate, area):
-    """The server goes away during an upload: a connection error, and a message that says
-    the partial file could not be deleted."""
+    """The server goes away during an upload: the client reconnects, but a handle open for
+    writing that the server did not keep cannot go on (writes in flight may be lost): an error
+    that says so, and the partial file is deleted over the new connection."""
     p = subprocess.Popen([run_smbgate.bin, "put", "-", area.url("cut.bin")],
                          stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     p.stdin.write(os.urandom(16 << 20))  # more than one write request holds
@@ -886,12 +892,12 @@ def test_server_closes_mid_put(samba, run_smbgate, area):
         pass
     err = p.stderr.read().decode()
     p.wait(timeout=60)
-    assert p.returncode == EXIT_CONNECT, err
-    lines = err.splitlines()
+    assert p.returncode == EXIT_ERROR, err
+    lines = [l for l in err.splitlines() if not l.startswith("smbgate: warning:")]
+    assert len(lines) == 1, err
     assert re.fullmatch(rf"smbgate put: write {area.rel}/cut\.bin on {area.where()}: "
-                        r"(connection closed by the server|input/output error)", lines[0]), err
-    assert lines[1:] == [f"smbgate put: could not delete the partial file {area.rel}/cut.bin on "
-                         f"{area.where()}: " + lines[1].rsplit(": ", 1)[-1]], err
+                        r"invalid or stale handle \(.*could not be kept.*\)", lines[0]), err
+    assert not (area.path / "cut.bin").exists()
 
 
 # ---- passwords -------------------------------------------------------------------------
