@@ -219,3 +219,43 @@ def test_session_expiry_reauthenticates(samba_r, run_smbgate):
     assert r.returncode == 0, r.stderr.decode()
     assert hashlib.sha256(r.stdout).hexdigest() == digest
     assert b"expired: logging in again" in r.stderr
+
+
+def test_sftp_session_survives_samba_restart(samba_r, smbgate_bin):
+    """The gateway: an SFTP session opened before Samba is killed and started again goes on
+    in the same session: a file open for reading reads on, a listing and an upload work, and
+    nothing stays open on Samba afterwards."""
+    import io
+
+    import paramiko
+    from sftp_helpers import Area, HostKeys, Server
+
+    area = Area(samba_r, "durable")
+    data = os.urandom(8 * 1024 * 1024)
+    area.write("a.bin", data)
+    keys = HostKeys()
+    s = Server(smbgate_bin, area.url(), key=keys.path)
+    try:
+        t = s.paramiko()
+        sftp = paramiko.SFTPClient.from_transport(t)
+        f = sftp.open("a.bin", "rb")
+        head = f.read(1024 * 1024)
+        samba_r.restart(down=1.0, kill=True)
+        rest = f.read(len(data))
+        f.close()
+        assert head + rest == data
+        assert "a.bin" in sftp.listdir(".")
+        up = os.urandom(3 * 1024 * 1024)
+        sftp.putfo(io.BytesIO(up), "b.bin")
+        assert (area.path / "b.bin").read_bytes() == up
+        sftp.close()
+        t.close()
+        log = s.log()
+        assert "reconnected" in log, log
+    except BaseException:
+        print(s.log())
+        raise
+    finally:
+        s.stop()
+        keys.cleanup()
+    wait_no_open_files(samba_r)
