@@ -259,3 +259,24 @@ def test_sftp_session_survives_samba_restart(samba_r, smbgate_bin):
         s.stop()
         keys.cleanup()
     wait_no_open_files(samba_r)
+
+
+def test_cat_gives_up_when_samba_stays_down(samba_r, smbgate_bin):
+    """Samba down for longer than the CLI's reconnect attempts (3: at once, +1 s, +2 s): the
+    transfer fails with a connection error naming the attempts, within seconds, instead of
+    waiting for ever."""
+    make_file(samba_r, "durable", "down.bin")
+    cat = SlowCat(smbgate_bin, samba_r.url("durable", "down.bin"), pause=0.05)
+    cat.wait_for(8 * 1024 * 1024)
+    t0 = time.monotonic()
+    restarter = threading.Thread(target=samba_r.restart, kwargs={"down": 12, "kill": True})
+    restarter.start()
+    try:
+        rc, err = cat.finish(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        restarter.join(timeout=60)
+    assert rc == 3, err  # connection error
+    assert took < 11, f"gave up after {took:.1f} s"
+    assert "3 reconnect attempts failed" in err, err
+    assert cat.got < SIZE
