@@ -301,7 +301,6 @@ static int reopen_one(struct smb_client *c, struct smb_file *f)
 		return 0;
 	}
 	f->reopen_gen = rc->gen;
-	log_info("reopened %s%s", f->path, f->durable ? " (durable handle)" : "");
 	return 0;
 }
 
