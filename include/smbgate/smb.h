@@ -95,13 +95,14 @@ void smb_client_set_timeout(struct smb_client *c, int seconds);
  * negotiate, session setup, tree connect, then each open file is reopened with the same struct
  * smb_file: through its durable handle (SMB 3.x: data opens ask for a durable handle v2 while
  * reconnect is on), else by path when it was opened read-only (directories too: their listing
- * restarts). A file open for writing that the server did not keep fails every later request
- * with SMBG_EBADF and a message saying written data may be incomplete.
- *   Requests in flight at the drop: reads, stats, flushes, closes and opens are sent again
- * (with the replay flag on 3.x); a write is sent again only on a durable handle, else it fails
- * its handle; listings, renames, deletes and set-info fail with the connection's error.
- * Requests submitted while the connection is down wait (park) until it is back. A request that
- * waits longer than the timeout (smb_client_set_timeout) fails with SMBG_ETIMEDOUT, "the server
+ * restarts on the new handle and passes over the entries already delivered). A file open for
+ * writing that the server did not keep fails every later request with SMBG_EBADF and a message
+ * saying written data may be incomplete. Requests in flight at the drop: reads, stats, flushes,
+ * listing rounds, closes and opens are sent again (with the replay flag on 3.x); a write is sent
+ * again only on a durable handle, else it fails its handle; renames, deletes and set-info fail with
+ * the connection's error. Requests submitted while the connection is down wait (park) until it is
+ * back. A request that waits longer than the timeout (smb_client_set_timeout) fails with
+ * SMBG_ETIMEDOUT, "the server
  * ... has been unreachable". A session the server expires is re-authenticated in place.
  *   Attempts: the first at once, then 1 s after a failure, doubling up to 30 s; each attempt's
  * connect and login is bounded by min(timeout, 10 s). They run inside blocking calls and inside

@@ -43,7 +43,8 @@ static int fid_offset(uint16_t command)
 		return 16; /* 2.2.19, 2.2.21 */
 	case SMB2_CLOSE:
 	case SMB2_FLUSH:
-		return 8; /* 2.2.15, 2.2.17 */
+	case SMB2_QUERY_DIRECTORY: /* its entries skip what was delivered (dir_skip) */
+		return 8;	   /* 2.2.15, 2.2.17, 2.2.33 */
 	case SMB2_QUERY_INFO:
 		return 24; /* 2.2.37 */
 	default:
@@ -52,8 +53,9 @@ static int fid_offset(uint16_t command)
 }
 
 /* Requests that may be sent again after a drop (their pdu is kept after sending). Others
- * (listings, renames, deletes, set-info) change state or position on the server: when one is
- * in flight at a drop it fails. */
+ * (renames, deletes, set-info) change state on the server: when one is in flight at a drop it
+ * fails. A listing round is sent again on the reopened directory, which passes over the
+ * entries already delivered. */
 static int replayable(uint16_t command)
 {
 	return fid_offset(command) || command == SMB2_CREATE || command == SMB2_ECHO;

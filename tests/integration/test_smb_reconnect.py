@@ -281,3 +281,23 @@ def test_cat_gives_up_when_samba_stays_down(samba_r, smbgate_bin):
     assert took < 11, f"gave up after {took:.1f} s"
     assert "3 reconnect attempts failed" in err, err
     assert cat.got < SIZE
+
+
+def test_listing_resumes_without_duplicates(samba_r, run_smbgate):
+    """A cut while the second round of a long listing is in flight: the directory is reopened,
+    the round sent again, and the entries already delivered are passed over: every name
+    exactly once."""
+    d = Path(samba_r.share_path("durable")) / "many"
+    d.mkdir(exist_ok=True)
+    own(samba_r, d)
+    names = sorted("entry-%05d-%s" % (i, "x" * 60) for i in range(9000))
+    for n in names:
+        (d / n).touch()
+    with CutProxy(samba_r.port) as px:
+        px.cut(after=1024 * 1024 + 64 * 1024)  # past the first 1 MiB round
+        r = run_smbgate("-v", "ls", "-1", px.url(samba_r, "durable", "many"))
+    assert px.cuts == 1
+    assert r.returncode == 0, r.stderr
+    assert "opened again by path" in r.stderr, r.stderr
+    got = r.stdout.split()
+    assert len(got) == len(names) and got == names

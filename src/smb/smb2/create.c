@@ -307,9 +307,12 @@ int smb2_reopen(struct smb_client *c, struct smb_file *f)
 	rc = reopen_once(c, f, flags, CREATE_OPEN);
 	if (rc == 0)
 		log_info("reopen %s: opened again by path (read-only)", f->path);
-	if (rc == 0 && f->is_dir) {
-		f->dir_started = 0; /* the listing restarts on the new handle */
-		f->dir_done = 0;
+	if (rc == 0 && f->is_dir && f->dir_started && !f->dir_done) {
+		/* The listing restarts on the new handle (a fresh handle lists from the start;
+		 * RESTART_SCANS is not sent again, so that the next rounds go on), passing over
+		 * what was delivered (the same entries, unless the directory changed meanwhile). */
+		f->dir_skip = f->dir_seen;
+		f->dir_seen = 0;
 	}
 	return rc;
 }
