@@ -103,7 +103,9 @@ void smb_client_set_timeout(struct smb_client *c, int seconds);
  * the connection's error. Requests submitted while the connection is down wait (park) until it is
  * back. A request that waits longer than the timeout (smb_client_set_timeout) fails with
  * SMBG_ETIMEDOUT, "the server
- * ... has been unreachable". A session the server expires is re-authenticated in place.
+ * ... has been unreachable". A session the server expires is re-authenticated in place; a
+ * session or share the server ends (STATUS_USER_SESSION_DELETED, NETWORK_NAME_DELETED) is
+ * reconnected.
  *   Attempts: the first at once, then 1 s after a failure, doubling up to 30 s; each attempt's
  * connect and login is bounded by min(timeout, 10 s). They run inside blocking calls and inside
  * smb_client_service: an event loop must call smb_client_service(c, 0) now and then (at most

@@ -222,11 +222,28 @@ int smb_recon_submit(struct smb_client *c, struct smb2_req *r)
 	return 0;
 }
 
-int smb_recon_expired(struct smb_client *c, struct smb2_req *r)
+int smb_recon_expired(struct smb_client *c, struct smb2_req *r, uint32_t status)
 {
 	struct smb_recon *rc = c->recon;
-	if (r->command == SMB2_SESSION_SETUP || r->command == SMB2_NEGOTIATE ||
-	    r->command == SMB2_LOGOFF || !r->keep_pdu || rc->state == SMB_RECON_REAUTH)
+	int gone = status == STATUS_USER_SESSION_DELETED || status == STATUS_NETWORK_NAME_DELETED;
+	if ((status != STATUS_NETWORK_SESSION_EXPIRED && !gone) ||
+	    r->command == SMB2_SESSION_SETUP || r->command == SMB2_NEGOTIATE ||
+	    r->command == SMB2_LOGOFF || !r->keep_pdu)
+		return 0;
+	if (gone) {
+		if (rc->state != SMB_RECON_UP && rc->state != SMB_RECON_EXPIRED)
+			return 0;
+		/* The connection cannot be closed from inside its own read: the next service
+		 * does it, and the reconnect sends r again (unexecuted: no replay flag). */
+		if (!rc->reset)
+			log_warn("%s: the server ended the session (%s): reconnecting", c->url.host,
+				 smbg_ntstatus_name(status));
+		rc->reset = 1;
+		r->sent = 0;
+		park(c, r);
+		return 1;
+	}
+	if (rc->state == SMB_RECON_REAUTH)
 		return 0;
 	if (rc->state == SMB_RECON_UP) {
 		log_info("session on %s expired: logging in again", c->url.host);
@@ -459,6 +476,11 @@ int smb_recon_service(struct smb_client *c)
 	struct smb_recon *rc = c->recon;
 	if (rc->busy)
 		return 0;
+	if (rc->reset) {
+		rc->reset = 0;
+		if (rc->state == SMB_RECON_UP || rc->state == SMB_RECON_EXPIRED)
+			smb_conn_fail(c, SMBG_ECLOSED, "the server ended the session");
+	}
 	switch (rc->state) {
 	case SMB_RECON_EXPIRED:
 		reauth(c);

@@ -301,3 +301,20 @@ def test_listing_resumes_without_duplicates(samba_r, run_smbgate):
     assert "opened again by path" in r.stderr, r.stderr
     got = r.stdout.split()
     assert len(got) == len(names) and got == names
+
+
+def test_cat_survives_close_share(samba_r, smbgate_bin):
+    """The administrator closes the share (`smbcontrol smbd close-share`): requests get
+    STATUS_NETWORK_NAME_DELETED; the client reconnects instead of failing every request from
+    then on, and the download is complete."""
+    digest, _ = make_file(samba_r, "durable", "closeshare.bin")
+    cat = SlowCat(smbgate_bin, samba_r.url("durable", "closeshare.bin"))
+    cat.wait_for(16 * 1024 * 1024)
+    r = subprocess.run(["smbcontrol", "-s", samba_r.conf, "smbd", "close-share", "durable"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    rc, err = cat.finish()
+    assert rc == 0, err
+    assert cat.got == SIZE and cat.h.hexdigest() == digest
+    assert "reconnected to" in err, err
+    wait_no_open_files(samba_r)

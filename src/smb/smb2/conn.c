@@ -452,7 +452,7 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 				 "session");
 	}
 	/* an expired session is logged into again and r sent again (smb/reconnect.c) */
-	if (m.status == STATUS_NETWORK_SESSION_EXPIRED && c->recon && smb_recon_expired(c, r))
+	if (c->recon && smb_recon_expired(c, r, m.status))
 		return 0;
 	r->done(c, r, 0, &m);
 	smb2_req_free(r);
