@@ -111,6 +111,8 @@ void smb_client_set_timeout(struct smb_client *c, int seconds);
  * smb_client_service: an event loop must call smb_client_service(c, 0) now and then (at most
  * every second) even while smb_client_fd(c) is -1. smb_client_service returns < 0 only when
  * the client is dead for good (attempt limit reached). SMB1 connections do not reconnect.
+ * Durable handles need a batch oplock: a break is acknowledged when the client is serviced, so
+ * a client left unserviced delays other openers of its files (see docs/architecture.md).
  * Returns 0 or SMBG_ENOMEM. */
 int smb_client_set_reconnect(struct smb_client *c, int on);
 /* Gives up after n consecutive failed attempts (0, the default: never): the parked requests
