@@ -352,3 +352,35 @@ def test_sftp_upload_across_cut(samba_r, smbgate_bin, tmp_path, share, proto, su
             s.stop()
             keys.cleanup()
     wait_no_open_files(samba_r)
+
+
+def test_cat_resumes_on_encrypted_share(samba_r, smbgate_bin):
+    """The same cut on a share that requires encryption: the new session has new keys, and
+    the reads sent again are sealed with them."""
+    digest, _ = make_file(samba_r, "enc", "enc.bin", 32 * 1024 * 1024)
+    with CutProxy(samba_r.port) as px:
+        cat = SlowCat(smbgate_bin, px.url(samba_r, "enc", "enc.bin"))
+        cat.wait_for(8 * 1024 * 1024)
+        px.cut()
+        rc, err = cat.finish()
+    assert px.cuts == 1
+    assert rc == 0, err
+    assert cat.h.hexdigest() == digest and cat.got == 32 * 1024 * 1024
+    assert "reconnected to" in err, err
+    wait_no_open_files(samba_r)
+
+
+def test_cat_resumes_on_signed_server(samba_signed, smbgate_bin):
+    """The same cut with signing mandatory: requests sent again are signed with the new
+    session's key (a stale signature would be refused)."""
+    digest, _ = make_file(samba_signed, "signed", "signed.bin", 32 * 1024 * 1024)
+    with CutProxy(samba_signed.port) as px:
+        cat = SlowCat(smbgate_bin, px.url(samba_signed, "signed", "signed.bin"))
+        cat.wait_for(8 * 1024 * 1024)
+        px.cut()
+        rc, err = cat.finish()
+    assert px.cuts == 1
+    assert rc == 0, err
+    assert cat.h.hexdigest() == digest and cat.got == 32 * 1024 * 1024
+    assert "reconnected to" in err, err
+    wait_no_open_files(samba_signed)
