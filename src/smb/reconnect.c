@@ -306,8 +306,10 @@ static void resend_parked(struct smb_client *c, int reopened)
 	}
 }
 
-/* Reopens f on the new connection; < 0 only when the connection itself failed. */
-static int reopen_one(struct smb_client *c, struct smb_file *f)
+/* Reopens f on the new connection; < 0 only when the connection itself failed. A file being
+ * closed that cannot be reopened is not lost: its writes had all been answered before its
+ * CLOSE was sent, and the server ended the handle with the connection. */
+static int reopen_one(struct smb_client *c, struct smb_file *f, int closing)
 {
 	struct smb_recon *rc = c->recon;
 	if (!f->opened || f->broken || f->reopen_gen == rc->gen)
@@ -316,7 +318,8 @@ static int reopen_one(struct smb_client *c, struct smb_file *f)
 	if (r < 0) {
 		if (c->dead)
 			return r;
-		mark_broken(f, c->errmsg);
+		if (!closing)
+			mark_broken(f, c->errmsg);
 		return 0;
 	}
 	f->reopen_gen = rc->gen;
@@ -328,13 +331,13 @@ static int reopen_all(struct smb_client *c)
 	struct smb_recon *rc = c->recon;
 	int r;
 	for (struct smb_file *f = c->files; f; f = f->next)
-		if ((r = reopen_one(c, f)) < 0)
+		if ((r = reopen_one(c, f, 0)) < 0)
 			return r;
 	/* Files being closed (off the list) that the server kept for us: reconnect them so that
 	 * their CLOSE ends them now rather than at the durable timeout. */
 	for (struct smb2_req *p = rc->parked_head; p; p = p->next)
 		if (p->command == SMB2_CLOSE && p->file && p->file->durable &&
-		    (r = reopen_one(c, p->file)) < 0)
+		    (r = reopen_one(c, p->file, 1)) < 0)
 			return r;
 	return 0;
 }
