@@ -65,7 +65,12 @@ static void park(struct smb_client *c, struct smb2_req *r)
 {
 	struct smb_recon *rc = c->recon;
 	r->next = NULL;
-	r->park_deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
+	/* A request in flight keeps the deadline it was sent with: the caller hears within the
+	 * timeout, reconnect or not (one that timed out fails at the next look). */
+	if (r->sent && r->deadline)
+		r->park_deadline = r->deadline;
+	else
+		r->park_deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 	if (rc->parked_tail)
 		rc->parked_tail->next = r;
 	else
