@@ -150,7 +150,8 @@ short smb_client_events(const struct smb_client *c);
  * Returns 0, or < 0 when the connection failed (all pending callbacks have then run with
  * an error). */
 int smb_client_service(struct smb_client *c, short revents);
-/* Number of requests waiting for a response. */
+/* Number of requests waiting for a response (with reconnect on: also those parked until the
+ * connection is back). */
 size_t smb_client_pending(const struct smb_client *c);
 
 /* ---- Asynchronous operations ---- */
