@@ -100,19 +100,24 @@ void smb_client_set_timeout(struct smb_client *c, int seconds);
  * negotiate, session setup, tree connect, then each open file is reopened with the same struct
  * smb_file: through its durable handle (SMB 3.x: data opens ask for a durable handle v2 while
  * reconnect is on), else by path when it was opened read-only (directories too: their listing
- * restarts). A file open for writing that the server did not keep fails every later request
- * with SMBG_EBADF and a message saying written data may be incomplete.
- *   Requests in flight at the drop: reads, stats, flushes, closes and opens are sent again
- * (with the replay flag on 3.x); a write is sent again only on a durable handle, else it fails
- * its handle; listings, renames, deletes and set-info fail with the connection's error.
- * Requests submitted while the connection is down wait (park) until it is back. A request that
- * waits longer than the timeout (smb_client_set_timeout) fails with SMBG_ETIMEDOUT, "the server
- * ... has been unreachable". A session the server expires is re-authenticated in place.
+ * restarts on the new handle and passes over the entries already delivered). A file open for
+ * writing that the server did not keep fails every later request with SMBG_EBADF and a message
+ * saying written data may be incomplete. Requests in flight at the drop: reads, stats, flushes,
+ * listing rounds, closes and opens are sent again (with the replay flag on 3.x); a write is sent
+ * again only on a durable handle, else it fails its handle; renames, deletes and set-info fail with
+ * the connection's error. Requests submitted while the connection is down wait (park) until it is
+ * back. A request that waits longer than the timeout (smb_client_set_timeout) fails with
+ * SMBG_ETIMEDOUT, "the server
+ * ... has been unreachable". A session the server expires is re-authenticated in place; a
+ * session or share the server ends (STATUS_USER_SESSION_DELETED, NETWORK_NAME_DELETED) is
+ * reconnected.
  *   Attempts: the first at once, then 1 s after a failure, doubling up to 30 s; each attempt's
  * connect and login is bounded by min(timeout, 10 s). They run inside blocking calls and inside
  * smb_client_service: an event loop must call smb_client_service(c, 0) now and then (at most
  * every second) even while smb_client_fd(c) is -1. smb_client_service returns < 0 only when
  * the client is dead for good (attempt limit reached). SMB1 connections do not reconnect.
+ * Durable handles need a batch oplock: a break is acknowledged when the client is serviced, so
+ * a client left unserviced delays other openers of its files (see docs/architecture.md).
  * Returns 0 or SMBG_ENOMEM. */
 int smb_client_set_reconnect(struct smb_client *c, int on);
 /* Gives up after n consecutive failed attempts (0, the default: never): the parked requests
@@ -159,7 +164,8 @@ int smb_client_next_deadline_ms(const struct smb_client *c);
  * connections can be kept alive with smb_echo_async() (servers drop idle clients; Windows
  * after about 15 minutes). 0 when not connected. */
 int64_t smb_client_idle_ms(const struct smb_client *c);
-/* Number of requests waiting for a response. */
+/* Number of requests waiting for a response (with reconnect on: also those parked until the
+ * connection is back). */
 size_t smb_client_pending(const struct smb_client *c);
 
 /* ---- Asynchronous operations ---- */

@@ -215,10 +215,11 @@ static int check_expiry(struct smb_client *c)
 	c->last_expiry_check = now;
 	int64_t d = c->ops->next_deadline(c);
 	if (d && now > d) {
-		smb_conn_fail(c, SMBG_ETIMEDOUT, NULL);
-		smb_failf(c, SMBG_ETIMEDOUT,
-			  "the server did not answer within %d s (connection dropped)",
-			  c->timeout_ms / 1000);
+		char why[96];
+		snprintf(why, sizeof(why),
+			 "the server did not answer within %d s (connection dropped)",
+			 c->timeout_ms / 1000);
+		smb_conn_fail(c, SMBG_ETIMEDOUT, why);
 		return c->dead;
 	}
 	return 0;

@@ -22,8 +22,10 @@ struct smb_file {
 	int is_dir;
 	int linked; /* on the client's open-files list (not yet being closed) */
 	char *path; /* share-relative, for messages */
-	/* directory listing state */
+	/* directory listing state; after a reconnect the listing restarts and skips the entries
+	 * already delivered (dir_skip) */
 	int dir_started, dir_done;
+	uint64_t dir_seen, dir_skip;
 	/* reconnect (smb/reconnect.c): how it was opened, and whether it survives a drop */
 	int flags, options;	 /* SMB_O_* and SMB_OPEN_* of the open */
 	int opened;		 /* the server answered the open: fid is valid */

@@ -43,7 +43,8 @@ static int fid_offset(uint16_t command)
 		return 16; /* 2.2.19, 2.2.21 */
 	case SMB2_CLOSE:
 	case SMB2_FLUSH:
-		return 8; /* 2.2.15, 2.2.17 */
+	case SMB2_QUERY_DIRECTORY: /* its entries skip what was delivered (dir_skip) */
+		return 8;	   /* 2.2.15, 2.2.17, 2.2.33 */
 	case SMB2_QUERY_INFO:
 		return 24; /* 2.2.37 */
 	default:
@@ -52,8 +53,9 @@ static int fid_offset(uint16_t command)
 }
 
 /* Requests that may be sent again after a drop (their pdu is kept after sending). Others
- * (listings, renames, deletes, set-info) change state or position on the server: when one is
- * in flight at a drop it fails. */
+ * (renames, deletes, set-info) change state on the server: when one is in flight at a drop it
+ * fails. A listing round is sent again on the reopened directory, which passes over the
+ * entries already delivered. */
 static int replayable(uint16_t command)
 {
 	return fid_offset(command) || command == SMB2_CREATE || command == SMB2_ECHO;
@@ -63,7 +65,12 @@ static void park(struct smb_client *c, struct smb2_req *r)
 {
 	struct smb_recon *rc = c->recon;
 	r->next = NULL;
-	r->park_deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
+	/* A request in flight keeps the deadline it was sent with: the caller hears within the
+	 * timeout, reconnect or not (one that timed out fails at the next look). */
+	if (r->sent && r->deadline)
+		r->park_deadline = r->deadline;
+	else
+		r->park_deadline = c->timeout_ms > 0 ? clock_now_ms() + c->timeout_ms : 0;
 	if (rc->parked_tail)
 		rc->parked_tail->next = r;
 	else
@@ -176,8 +183,8 @@ static void take_one(struct smb_client *c, struct smb2_req *r)
 int smb_recon_drop(struct smb_client *c, int err)
 {
 	struct smb_recon *rc = c->recon;
-	if (c->ops != &smb2_ops)
-		return 0; /* SMB1: no reconnect */
+	if (c->ops != &smb2_ops || c->stage != SMB_STAGE_READY)
+		return 0; /* SMB1, or never connected: no reconnect */
 	switch (rc->state) {
 	case SMB_RECON_DOWN:
 		return 1; /* already handled */
@@ -199,10 +206,10 @@ int smb_recon_drop(struct smb_client *c, int err)
 	rc->failures = 0;
 	/* Callbacks of failed requests run here: what they submit is parked (state DOWN). The
 	 * error they see is the drop's; c->dead stays 0. */
-	c->dead = err < 0 ? err : SMBG_EIO;
-	smb2_take_all(c, take_one);
-	c->dead = 0;
 	smb_failf(c, err < 0 ? err : SMBG_EIO, "%s (reconnecting)", rc->last);
+	c->dead = err < 0 ? err : SMBG_EIO;
+	smb2_take_all(c, take_one); /* a lost write's message, if any, is the one that stays */
+	c->dead = 0;
 	return 1;
 }
 
@@ -220,11 +227,28 @@ int smb_recon_submit(struct smb_client *c, struct smb2_req *r)
 	return 0;
 }
 
-int smb_recon_expired(struct smb_client *c, struct smb2_req *r)
+int smb_recon_expired(struct smb_client *c, struct smb2_req *r, uint32_t status)
 {
 	struct smb_recon *rc = c->recon;
-	if (r->command == SMB2_SESSION_SETUP || r->command == SMB2_NEGOTIATE ||
-	    r->command == SMB2_LOGOFF || !r->keep_pdu || rc->state == SMB_RECON_REAUTH)
+	int gone = status == STATUS_USER_SESSION_DELETED || status == STATUS_NETWORK_NAME_DELETED;
+	if ((status != STATUS_NETWORK_SESSION_EXPIRED && !gone) ||
+	    r->command == SMB2_SESSION_SETUP || r->command == SMB2_NEGOTIATE ||
+	    r->command == SMB2_LOGOFF || !r->keep_pdu)
+		return 0;
+	if (gone) {
+		if (rc->state != SMB_RECON_UP && rc->state != SMB_RECON_EXPIRED)
+			return 0;
+		/* The connection cannot be closed from inside its own read: the next service
+		 * does it, and the reconnect sends r again (unexecuted: no replay flag). */
+		if (!rc->reset)
+			log_warn("%s: the server ended the session (%s): reconnecting", c->url.host,
+				 smbg_ntstatus_name(status));
+		rc->reset = 1;
+		r->sent = 0;
+		park(c, r);
+		return 1;
+	}
+	if (rc->state == SMB_RECON_REAUTH)
 		return 0;
 	if (rc->state == SMB_RECON_UP) {
 		log_info("session on %s expired: logging in again", c->url.host);
@@ -287,8 +311,10 @@ static void resend_parked(struct smb_client *c, int reopened)
 	}
 }
 
-/* Reopens f on the new connection; < 0 only when the connection itself failed. */
-static int reopen_one(struct smb_client *c, struct smb_file *f)
+/* Reopens f on the new connection; < 0 only when the connection itself failed. A file being
+ * closed that cannot be reopened is not lost: its writes had all been answered before its
+ * CLOSE was sent, and the server ended the handle with the connection. */
+static int reopen_one(struct smb_client *c, struct smb_file *f, int closing)
 {
 	struct smb_recon *rc = c->recon;
 	if (!f->opened || f->broken || f->reopen_gen == rc->gen)
@@ -297,11 +323,11 @@ static int reopen_one(struct smb_client *c, struct smb_file *f)
 	if (r < 0) {
 		if (c->dead)
 			return r;
-		mark_broken(f, c->errmsg);
+		if (!closing)
+			mark_broken(f, c->errmsg);
 		return 0;
 	}
 	f->reopen_gen = rc->gen;
-	log_info("reopened %s%s", f->path, f->durable ? " (durable handle)" : "");
 	return 0;
 }
 
@@ -310,13 +336,13 @@ static int reopen_all(struct smb_client *c)
 	struct smb_recon *rc = c->recon;
 	int r;
 	for (struct smb_file *f = c->files; f; f = f->next)
-		if ((r = reopen_one(c, f)) < 0)
+		if ((r = reopen_one(c, f, 0)) < 0)
 			return r;
 	/* Files being closed (off the list) that the server kept for us: reconnect them so that
 	 * their CLOSE ends them now rather than at the durable timeout. */
 	for (struct smb2_req *p = rc->parked_head; p; p = p->next)
 		if (p->command == SMB2_CLOSE && p->file && p->file->durable &&
-		    (r = reopen_one(c, p->file)) < 0)
+		    (r = reopen_one(c, p->file, 1)) < 0)
 			return r;
 	return 0;
 }
@@ -458,6 +484,11 @@ int smb_recon_service(struct smb_client *c)
 	struct smb_recon *rc = c->recon;
 	if (rc->busy)
 		return 0;
+	if (rc->reset) {
+		rc->reset = 0;
+		if (rc->state == SMB_RECON_UP || rc->state == SMB_RECON_EXPIRED)
+			smb_conn_fail(c, SMBG_ECLOSED, "the server ended the session");
+	}
 	switch (rc->state) {
 	case SMB_RECON_EXPIRED:
 		reauth(c);

@@ -51,6 +51,7 @@ struct smb_recon {
 	int64_t next_ms;       /* monotonic time of the next attempt */
 	int64_t down_since;
 	int busy;	/* an attempt or a re-authentication is running (no nesting) */
+	int reset;	/* the server ended the session or tree: drop the connection, reconnect */
 	char last[512]; /* why the connection went down, or the last attempt failed */
 	struct smb2_req *parked_head, *parked_tail; /* FIFO, linked through smb2_req.next */
 	size_t nparked;
@@ -66,9 +67,11 @@ int smb_recon_drop(struct smb_client *c, int err);
 /* Hook of smb2_submit: 1 = r was parked (its done runs later), 0 = send it, < 0 = fail it (a
  * handle lost in a reconnect; the message is set). */
 int smb_recon_submit(struct smb_client *c, struct smb2_req *r);
-/* Hook of the SMB2 dispatch: r was answered STATUS_NETWORK_SESSION_EXPIRED. 1 = r is parked
- * until the session is logged in again; 0 = deliver the status as it is. */
-int smb_recon_expired(struct smb_client *c, struct smb2_req *r);
+/* Hook of the SMB2 dispatch, for every response: when its status says the session expired
+ * (STATUS_NETWORK_SESSION_EXPIRED: re-authentication) or is gone (USER_SESSION_DELETED,
+ * NETWORK_NAME_DELETED: the server ended the session or the tree; a full reconnect), r is
+ * parked and 1 returned; else 0 (deliver the response). */
+int smb_recon_expired(struct smb_client *c, struct smb2_req *r, uint32_t status);
 /* Drives the machine from smb_client_service and smb_wait: fails parked requests past their
  * deadline, runs a due attempt or re-authentication. < 0 when the client is dead. */
 int smb_recon_service(struct smb_client *c);

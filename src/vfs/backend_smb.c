@@ -151,7 +151,10 @@ static void *smb_init(const char *remote, char *err, size_t errlen)
 	sh->display = smb_url_display(&sh->url);
 	/* connect once now, so that a wrong password or share is reported at start */
 	struct smb_client *c = smb_client_new(&sh->url);
-	int rc = c ? smb_client_connect(c) : SMBG_ENOMEM;
+	/* a session outlives a restart of the SMB server (smb_client_set_reconnect) */
+	int rc = c ? smb_client_set_reconnect(c, 1) : SMBG_ENOMEM;
+	if (rc == 0)
+		rc = smb_client_connect(c);
 	if (rc == 0) {
 		struct smb_stat st;
 		rc = smb_stat(c, smb_client_base_path(c), &st);
@@ -253,8 +256,7 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 	if (bc->c)
 		return bc;
 	bc->c = smb_client_new(&sh->url);
-	/* a session outlives a restart of the SMB server (smb_client_set_reconnect) */
-	int rc = bc->c ? smb_client_set_reconnect(bc->c, 1) : SMBG_ENOMEM;
+	int rc = bc->c ? smb_client_set_reconnect(bc->c, 1) : SMBG_ENOMEM; /* as in smb_init */
 	if (rc == 0)
 		rc = smb_client_connect(bc->c);
 	if (rc < 0) {

@@ -82,9 +82,31 @@ static void test_chain_loop_is_bounded(void **state)
 	assert_int_equal(smb2_create_contexts_parse(buf, sizeof(buf), &out), SMBG_EPROTO);
 }
 
+/* An oplock break notification (2.2.23.1) behind a 64-byte header. */
+static void test_oplock_break(void **state)
+{
+	uint8_t msg[64 + 24] = {0xFE, 'S', 'M', 'B'};
+	msg[64] = 24;	/* StructureSize */
+	msg[66] = 0x01; /* level II */
+	memset(msg + 72, 0xAB, 16);
+	struct smb2_msg m = {.p = msg, .len = sizeof(msg), .command = SMB2_OPLOCK_BREAK};
+	uint8_t level = 0, fid[16];
+	assert_int_equal(smb2_oplock_break_parse(&m, &level, fid), 0);
+	assert_int_equal(level, 1);
+	assert_int_equal(fid[0], 0xAB);
+	assert_int_equal(fid[15], 0xAB);
+	/* a lease break (StructureSize 44) or a short one is not an oplock break */
+	msg[64] = 44;
+	assert_int_equal(smb2_oplock_break_parse(&m, &level, fid), SMBG_EPROTO);
+	msg[64] = 24;
+	m.len = sizeof(msg) - 1;
+	assert_int_equal(smb2_oplock_break_parse(&m, &level, fid), SMBG_EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_oplock_break),
 	    cmocka_unit_test(test_chain_finds_dh2q),
 	    cmocka_unit_test(test_chain_malformed),
 	    cmocka_unit_test(test_chain_loop_is_bounded),

@@ -343,20 +343,40 @@ void smb2_resubmit(struct smb_client *c, struct smb2_req *r)
 	}
 }
 
+static int by_msg_id(const void *a, const void *b)
+{
+	uint64_t x = (*(struct smb2_req *const *)a)->msg_id,
+		 y = (*(struct smb2_req *const *)b)->msg_id;
+	return x < y ? -1 : x > y;
+}
+
 void smb2_take_all(struct smb_client *c, void (*fn)(struct smb_client *, struct smb2_req *))
 {
 	struct smb2_state *s = c->s2;
 	if (!s)
 		return;
-	struct smb2_req *r;
-	while ((r = s->waitq_head)) {
-		s->waitq_head = r->next;
+	/* In the order they were sent (MessageId), then those still waiting for credits: sent
+	 * again, a CLOSE stays after the requests that preceded it. */
+	size_t n = s->pending.n, i = 0;
+	struct smb2_req **v = n ? malloc(n * sizeof(*v)) : NULL;
+	struct smb2_req *r, *wq = s->waitq_head;
+	s->waitq_head = s->waitq_tail = NULL;
+	while ((r = req_of(smb_pending_pop(&s->pending)))) {
+		if (v && i < n)
+			v[i++] = r;
+		else
+			fn(c, r); /* no memory to sort: any order */
+	}
+	if (v)
+		qsort(v, i, sizeof(*v), by_msg_id);
+	for (size_t k = 0; k < i; k++)
+		fn(c, v[k]);
+	free(v);
+	while ((r = wq)) {
+		wq = r->next;
 		r->next = NULL;
 		fn(c, r);
 	}
-	s->waitq_tail = NULL;
-	while ((r = req_of(smb_pending_pop(&s->pending))))
-		fn(c, r);
 }
 
 static struct smb2_req *waitq_pop(struct smb2_state *s)
@@ -509,7 +529,7 @@ static int process_one(struct smb_client *c, const uint8_t *p, size_t len, int d
 	}
 	grant(s, p);
 	/* an expired session is logged into again and r sent again (smb/reconnect.c) */
-	if (m.status == STATUS_NETWORK_SESSION_EXPIRED && c->recon && smb_recon_expired(c, r))
+	if (c->recon && smb_recon_expired(c, r, m.status))
 		return 0;
 	r->done(c, r, 0, &m);
 	smb2_req_free(r);

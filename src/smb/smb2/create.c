@@ -287,6 +287,8 @@ int smb2_reopen(struct smb_client *c, struct smb_file *f)
 	int rc;
 	if (f->durable && c->dialect >= SMB_DIALECT_3_0) {
 		rc = reopen_once(c, f, f->flags, CREATE_RECONNECT);
+		if (rc == 0)
+			log_info("reopen %s: durable handle reconnected", f->path);
 		if (rc == 0 || c->dead)
 			return rc;
 		log_info("reopen %s: the durable handle was not kept (%s)", f->path, c->errmsg);
@@ -303,9 +305,14 @@ int smb2_reopen(struct smb_client *c, struct smb_file *f)
 	if (wants_durable(c, flags, f->options) && smb_random(f->create_guid, 16) < 0)
 		return SMBG_ECRYPTO;
 	rc = reopen_once(c, f, flags, CREATE_OPEN);
-	if (rc == 0 && f->is_dir) {
-		f->dir_started = 0; /* the listing restarts on the new handle */
-		f->dir_done = 0;
+	if (rc == 0)
+		log_info("reopen %s: opened again by path (read-only)", f->path);
+	if (rc == 0 && f->is_dir && f->dir_started && !f->dir_done) {
+		/* The listing restarts on the new handle (a fresh handle lists from the start;
+		 * RESTART_SCANS is not sent again, so that the next rounds go on), passing over
+		 * what was delivered (the same entries, unless the directory changed meanwhile). */
+		f->dir_skip = f->dir_seen;
+		f->dir_seen = 0;
 	}
 	return rc;
 }

@@ -45,6 +45,25 @@ int smb2_dirinfo_parse(const uint8_t *p, size_t len, smb_dirent_fn fn, void *pri
 	}
 }
 
+/* Counts the entries delivered, and passes over those a listing restarted after a reconnect
+ * had already delivered (smb2_reopen sets dir_skip). */
+struct dir_shim {
+	struct smb_file *f;
+	smb_dirent_fn fn;
+	void *priv;
+};
+
+static int dir_shim(void *priv, const char *name, const struct smb_stat *st)
+{
+	struct dir_shim *d = priv;
+	d->f->dir_seen++;
+	if (d->f->dir_skip) {
+		d->f->dir_skip--;
+		return 0;
+	}
+	return d->fn(d->priv, name, st);
+}
+
 static void qd_done(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
 {
 	struct smb_file *f = r->file;
@@ -65,8 +84,8 @@ static void qd_done(struct smb_client *c, struct smb2_req *r, int err, const str
 				f->dir_done = 1;
 				rc = 0;
 			} else {
-				rc = smb2_dirinfo_parse(data.p, data.len, (smb_dirent_fn)r->out,
-							r->out2);
+				struct dir_shim d = {f, (smb_dirent_fn)r->out, r->out2};
+				rc = smb2_dirinfo_parse(data.p, data.len, dir_shim, &d);
 				if (rc == SMBG_EPROTO || rc == SMBG_ENAME)
 					rc = smb_failf(c, rc,
 						       "list %s: malformed directory entry from "

@@ -59,6 +59,7 @@ enum smb2_command {
 #define STATUS_NETWORK_SESSION_EXPIRED	0xC000035Cu
 #define STATUS_USER_SESSION_DELETED	0xC0000203u
 #define STATUS_OBJECT_NAME_NOT_FOUND	0xC0000034u
+#define STATUS_NETWORK_NAME_DELETED	0xC00000C9u
 
 /* 2.2.13 CREATE: oplock levels; 2.2.13.2 create contexts used for durable handles */
 #define SMB2_OPLOCK_LEVEL_NONE	    0x00
