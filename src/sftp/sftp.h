@@ -47,8 +47,24 @@ void sftp_opts_default(struct sftp_opts *o);
 
 /* vc is borrowed and must outlive the engine. NULL on allocation failure. */
 struct sftp_engine *sftp_engine_new(struct vfs_conn *vc, const struct sftp_opts *o);
-/* Closes every handle the client left open (waiting for the VFS operations still in
- * flight, so no backend handle stays open), then frees. NULL is a no-op. */
+
+/* Ending a session without blocking (the SSH listener): sftp_engine_shutdown() stops taking
+ * input, drops the requests not started, and closes the handles the client left open (an
+ * upload left open is not complete: it stays under its temporary name); requests in flight
+ * finish, each by its VFS deadline at the latest. Keep running the vfs_conn's loop until
+ * sftp_engine_idle() (or the done callback, which runs once from the VFS loop when the
+ * engine becomes idle after shutdown); only then may the engine be freed: before, a VFS
+ * operation could still complete into it. Idempotent. */
+void sftp_engine_shutdown(struct sftp_engine *e);
+/* 1 when nothing can complete into e any more (after shutdown: free it now). */
+int sftp_engine_idle(const struct sftp_engine *e);
+/* fn(priv) runs once, from the VFS loop, when e becomes idle after shutdown (not when it
+ * is idle already at the call: check sftp_engine_idle() after shutdown). */
+void sftp_engine_set_done_cb(struct sftp_engine *e, void (*fn)(void *priv), void *priv);
+
+/* Shutdown, then waits (bounded: the VFS timeout and a margin) until idle, then frees; if
+ * the backend still has not answered, its connection is aborted so that every pending
+ * operation completes with an error first (--stdio, tests). NULL is a no-op. */
 void sftp_engine_free(struct sftp_engine *e);
 
 /* Takes up to len bytes of the client's stream; returns how many were taken (fewer when the

@@ -36,7 +36,7 @@ int vfs_dir_add(struct vfs_dir *d, const char *name, size_t name_len, const stru
 struct vfs_backend_ops {
 	const char *name;
 	/* Shared state for remote; NULL return with a reason in err. */
-	void *(*init)(const char *remote, char *err, size_t errlen);
+	void *(*init)(const char *remote, const struct vfs_opts *o, char *err, size_t errlen);
 	void (*fini)(void *bs);
 	unsigned (*caps)(void *bs);
 	size_t (*io_size)(void *bs);
@@ -49,6 +49,14 @@ struct vfs_backend_ops {
 	int (*conn_pollfd)(void *bc, struct pollfd *pfd);
 	/* Does ready I/O, completing ops. < 0 when the connection is dead (ops all completed). */
 	int (*conn_service)(void *bc, short revents);
+	/* Optional: ends the connection; every pending op completes (with an error) from the
+	 * next conn_service at the latest, or from inside this call. */
+	void (*conn_abort)(void *bc);
+	/* Optional: 1 while requests the VFS does not track (closes sent without waiting) are
+	 * still pending: vfs_conn_free lets them finish. */
+	int (*conn_busy)(void *bc);
+	/* Optional: ms until conn_service must run for a deadline of the backend, -1 none. */
+	int (*conn_timeout_ms)(void *bc);
 
 	void (*stat)(void *bc, struct vfs_op *op, const char *path, struct vfs_battr *out);
 	void (*readdir)(void *bc, struct vfs_op *op, const char *path, struct vfs_dir *out);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -27,6 +28,7 @@
 struct smb_shared {
 	struct smb_url url; /* parsed once; each connection copies it */
 	char *display;	    /* smb://host:port/share/path, no credentials */
+	int timeout;	    /* --timeout, seconds, for every client */
 	/* idle connections: a new SSH session skips the SMB logon; taken and given back under
 	 * the lock, used by one thread at a time */
 	pthread_mutex_t lock;
@@ -54,6 +56,7 @@ struct smb_req {
 	struct vfs_op *op;
 	size_t nparts, done;
 	int err;
+	int is_write;
 	struct smb_part *parts;
 	struct smb_part part1; /* storage when there is one part */
 	struct smb_file *f;
@@ -118,13 +121,23 @@ static void done_sync(struct smb_conn *bc, struct vfs_op *op, int rc)
 
 /* ---- shared state ---- */
 
-static void *smb_init(const char *remote, char *err, size_t errlen)
+/* A client for the shared URL with the configured timeout (NULL without memory). */
+static struct smb_client *client_new(struct smb_shared *sh)
+{
+	struct smb_client *c = smb_client_new(&sh->url);
+	if (c)
+		smb_client_set_timeout(c, sh->timeout);
+	return c;
+}
+
+static void *smb_init(const char *remote, const struct vfs_opts *o, char *err, size_t errlen)
 {
 	struct smb_shared *sh = calloc(1, sizeof(*sh));
 	if (!sh) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	sh->timeout = o->timeout;
 	char why[256];
 	if (smb_url_parse(remote, &sh->url, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "invalid remote %s: %s", remote, why);
@@ -150,7 +163,7 @@ static void *smb_init(const char *remote, char *err, size_t errlen)
 	}
 	sh->display = smb_url_display(&sh->url);
 	/* connect once now, so that a wrong password or share is reported at start */
-	struct smb_client *c = smb_client_new(&sh->url);
+	struct smb_client *c = client_new(sh);
 	int rc = c ? smb_client_connect(c) : SMBG_ENOMEM;
 	if (rc == 0) {
 		struct smb_stat st;
@@ -252,7 +265,7 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 	bc->c = pool_take(sh);
 	if (bc->c)
 		return bc;
-	bc->c = smb_client_new(&sh->url);
+	bc->c = client_new(sh);
 	int rc = bc->c ? smb_client_connect(bc->c) : SMBG_ENOMEM;
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", sh->display ? sh->display : "smb",
@@ -264,17 +277,24 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 	return bc;
 }
 
-/* Services c until nothing is pending (or a second passes without an answer). */
-static void client_drain(struct smb_client *c)
+/* Closes sent without waiting are still pending: vfs_conn_free waits for them (with the
+ * one loop, vfs_conn_run_until) before conn_close. */
+static int smb_conn_busy(void *p)
 {
-	while (smb_client_pending(c) > 0 && smb_client_fd(c) >= 0) {
-		struct pollfd p = {.fd = smb_client_fd(c), .events = smb_client_events(c)};
-		int r = poll(&p, 1, 1000);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || smb_client_service(c, p.revents) < 0)
-			return;
-	}
+	struct smb_conn *bc = p;
+	return smb_client_fd(bc->c) >= 0 && smb_client_pending(bc->c) > 0;
+}
+
+/* Ends the connection: shutting the socket down makes the next read see its end, and the
+ * client then fails every pending request (its callbacks run, with an error). */
+static void smb_conn_abort(void *p)
+{
+	struct smb_conn *bc = p;
+	int fd = smb_client_fd(bc->c);
+	if (fd < 0)
+		return;
+	(void)shutdown(fd, SHUT_RDWR);
+	(void)smb_client_service(bc->c, POLLIN);
 }
 
 static void smb_conn_close(void *p)
@@ -283,9 +303,8 @@ static void smb_conn_close(void *p)
 	if (!bc)
 		return;
 	struct smb_shared *sh = bc->sh;
-	/* every file was closed before (vfs_conn_free), some without waiting for the answer:
-	 * collect those answers, then a healthy connection goes back */
-	client_drain(bc->c);
+	/* every file was closed before (vfs_conn_free), and the answers of closes sent
+	 * without waiting were collected (conn_busy): a healthy connection goes back */
 	if (smb_client_pending(bc->c) == 0 && pool_usable(bc->c)) {
 		pthread_mutex_lock(&sh->lock);
 		if (sh->npool < POOL_MAX) {
@@ -327,6 +346,22 @@ static void parts_finish(struct smb_req *r)
 {
 	if (r->err < 0) {
 		vfs_op_done(r->op, r->err, NULL);
+	} else if (r->is_write) {
+		/* all or nothing: a part written short would leave a hole (the client library
+		 * resubmits the rest; this is the second line) */
+		size_t total = 0, want = 0;
+		for (size_t i = 0; i < r->nparts; i++) {
+			total += r->parts[i].got;
+			want += r->parts[i].want;
+		}
+		if (total != want) {
+			char m[96];
+			snprintf(m, sizeof(m), "short write: the server wrote %zu of %zu bytes",
+				 total, want);
+			vfs_op_done(r->op, SMBG_EIO, m);
+		} else {
+			vfs_op_done(r->op, (int)total, NULL);
+		}
 	} else {
 		/* parts complete in any order: the result is the prefix up to the first short
 		 * part (the end of the file) */
@@ -349,6 +384,7 @@ static void submit_parts(struct smb_conn *bc, struct vfs_op *op, struct smb_file
 	if (!r)
 		return vfs_op_done(op, SMBG_ENOMEM, NULL);
 	r->op = op;
+	r->is_write = buf == NULL;
 	size_t chunk = max ? max : len;
 	r->nparts = len ? (len + chunk - 1) / chunk : 1;
 	if (r->nparts == 1) {
@@ -661,6 +697,8 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .conn_close = smb_conn_close,
     .conn_pollfd = smb_pollfd,
     .conn_service = smb_service,
+    .conn_abort = smb_conn_abort,
+    .conn_busy = smb_conn_busy,
     .stat = smb_stat_op,
     .readdir = smb_readdir_op,
     .open = smb_open_op,

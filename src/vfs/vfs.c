@@ -17,6 +17,7 @@
 #include "vfs/vfs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,6 +56,12 @@ struct vfs_conn {
 	struct vfs *v;
 	void *bc;
 	struct vfs_op *done_head, *done_tail;
+	/* ops waiting for the backend, oldest deadline first (deadline = submit + timeout, and
+	 * the clock only moves forward, so appending keeps the order) */
+	struct vfs_op *live_head, *live_tail;
+	int timeout_ms; /* 0: no deadlines */
+	int aborted;	/* vfs_conn_abort ran: what fails now fails with abort_msg */
+	char abort_msg[OP_MSG_MAX];
 	struct vfs_op *free_ops;
 	size_t nfree;
 	size_t inflight;
@@ -74,8 +81,10 @@ struct vfs_file {
 	int wrote;
 	unsigned pending_times; /* VFS_SET_ATIME/MTIME to apply at close */
 	struct timespec atime, mtime;
-	int refs;   /* the handle's owner, plus reads and the read-ahead in flight */
-	int closed; /* vfs_close called: nothing more is learned or started */
+	int refs;	  /* the handle's owner, plus reads and the read-ahead in flight */
+	int closed;	  /* vfs_close called: nothing more is learned or started */
+	int abandon;	  /* vfs_file_abandon: the client went away */
+	int write_failed; /* a write failed: the upload is not complete */
 	/* what the server said lately (see the top of the file) */
 	struct vfs_battr oattr; /* the attributes the open returned */
 	struct fresh oattr_fr;
@@ -95,6 +104,11 @@ struct vfs_file {
  * the operation is finished (its callback then runs). */
 struct vfs_op {
 	struct vfs_op *next;
+	struct vfs_op *lprev, *lnext; /* the live list */
+	int64_t deadline;
+	int live;	 /* on the live list */
+	int queued;	 /* on the done queue */
+	int no_deadline; /* waits for other ops that have their own (vfs_hash) */
 	struct vfs_conn *c;
 	vfs_cb cb;
 	void *priv;
@@ -135,6 +149,7 @@ void vfs_opts_default(struct vfs_opts *o)
 	o->dir_perms = 0777;
 	o->dir_cache_time = 300;
 	o->cache_mode = VFS_CACHE_OFF;
+	o->timeout = 30;
 }
 
 int vfs_err_from_errno(int e)
@@ -348,7 +363,7 @@ struct vfs *vfs_new_with(const struct vfs_backend_ops *ops, const char *remote,
 			return NULL;
 		}
 	}
-	v->bs = v->ops->init(remote, err, errlen);
+	v->bs = v->ops->init(remote, &v->o, err, errlen);
 	if (!v->bs) {
 		dircache_free(v->dc);
 		free(v);
@@ -411,6 +426,7 @@ struct vfs_conn *vfs_conn_new(struct vfs *v, char *err, size_t errlen)
 		return NULL;
 	}
 	c->v = v;
+	c->timeout_ms = v->o.timeout > 0 ? v->o.timeout * 1000 : 0;
 	c->bc = v->ops->conn_open(v->bs, err, errlen);
 	if (!c->bc) {
 		free(c);
@@ -422,6 +438,86 @@ struct vfs_conn *vfs_conn_new(struct vfs *v, char *err, size_t errlen)
 struct vfs *vfs_conn_vfs(const struct vfs_conn *c)
 {
 	return c->v;
+}
+
+/* ---- deadlines ---- */
+
+static void live_del(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	if (!op->live)
+		return;
+	if (op->lprev)
+		op->lprev->lnext = op->lnext;
+	else
+		c->live_head = op->lnext;
+	if (op->lnext)
+		op->lnext->lprev = op->lprev;
+	else
+		c->live_tail = op->lprev;
+	op->lprev = op->lnext = NULL;
+	op->live = 0;
+}
+
+/* op (or its next step) now waits for the backend, until now + the timeout. */
+static void live_add(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	live_del(op);
+	if (!c->timeout_ms || op->no_deadline)
+		return;
+	op->deadline = clock_now_ms() + c->timeout_ms;
+	op->lprev = c->live_tail;
+	op->lnext = NULL;
+	if (c->live_tail)
+		c->live_tail->lnext = op;
+	else
+		c->live_head = op;
+	c->live_tail = op;
+	op->live = 1;
+}
+
+void vfs_conn_abort(struct vfs_conn *c, const char *why)
+{
+	if (c->aborted)
+		return;
+	c->aborted = 1;
+	snprintf(c->abort_msg, sizeof(c->abort_msg), "%s",
+		 why ? why : "the connection to the server was ended");
+	if (c->v->ops->conn_abort)
+		c->v->ops->conn_abort(c->bc);
+	c->dead = 1;
+}
+
+/* An operation waited past its deadline: end the backend connection, so that it (and every
+ * other one in flight) completes now and nothing writes into its buffers later. */
+static void conn_check_deadlines(struct vfs_conn *c)
+{
+	struct vfs_op *op = c->live_head;
+	if (!op || c->aborted || op->deadline > clock_now_ms())
+		return;
+	char why[OP_MSG_MAX];
+	snprintf(why, sizeof(why), "the %s server did not answer within %d s",
+		 strcmp(c->v->ops->name, "smb") == 0 ? "SMB" : c->v->ops->name,
+		 c->timeout_ms / 1000);
+	log_warn("vfs: %s: ending that connection (%zu operations in flight fail)", why,
+		 c->inflight);
+	vfs_conn_abort(c, why);
+}
+
+int vfs_conn_timeout_ms(struct vfs_conn *c)
+{
+	int t = -1;
+	if (c->live_head && !c->aborted) {
+		int64_t d = c->live_head->deadline - clock_now_ms();
+		t = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
+	}
+	if (c->v->ops->conn_timeout_ms && !c->dead) {
+		int b = c->v->ops->conn_timeout_ms(c->bc);
+		if (b >= 0 && (t < 0 || b < t))
+			t = b;
+	}
+	return t;
 }
 
 static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
@@ -460,13 +556,19 @@ static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
 	op->off = 0;
 	op->fr.ms = 0;
 	op->fr.gen = 0;
+	op->live = 0;
+	op->queued = 0;
+	op->no_deadline = 0;
+	op->lprev = op->lnext = NULL;
 	c->inflight++;
+	live_add(op);
 	return op;
 }
 
 static void op_free(struct vfs_op *op)
 {
 	struct vfs_conn *c = op->c;
+	live_del(op);
 	free(op->path);
 	free(op->path2);
 	free(op->saved_msg);
@@ -483,6 +585,14 @@ static void op_free(struct vfs_op *op)
 void vfs_op_done(struct vfs_op *op, int rc, const char *msg)
 {
 	struct vfs_conn *c = op->c;
+	live_del(op);
+	op->queued = 1;
+	/* after vfs_conn_abort, the connection's failure is said as why it was ended */
+	if (c->aborted && (rc == SMBG_ECLOSED || rc == SMBG_EIO || rc == SMBG_ETIMEDOUT ||
+			   rc == SMBG_ECANCELED)) {
+		rc = SMBG_ETIMEDOUT;
+		msg = c->abort_msg;
+	}
 	op->rc = rc;
 	if (msg)
 		snprintf(op->msg, sizeof(op->msg), "%s", msg);
@@ -506,13 +616,19 @@ static int op_fail(struct vfs_op *op, int rc, const char *msg)
 void vfs_conn_run(struct vfs_conn *c)
 {
 	struct vfs_op *op;
+	conn_check_deadlines(c);
 	while ((op = c->done_head) != NULL) {
 		c->done_head = op->next;
 		if (!c->done_head)
 			c->done_tail = NULL;
 		op->next = NULL;
-		if (op->then && op->then(op))
-			continue; /* a next step is under way */
+		op->queued = 0;
+		if (op->then && op->then(op)) {
+			/* a next step is under way (or done already: then it is queued again) */
+			if (!op->queued)
+				live_add(op);
+			continue;
+		}
 		if (op->cb)
 			op->cb(op->priv, op->rc, op->msg[0] ? op->msg : NULL);
 		op_free(op);
@@ -531,7 +647,7 @@ size_t vfs_conn_inflight(const struct vfs_conn *c)
 
 int vfs_conn_pollfds(struct vfs_conn *c, struct pollfd *fds, int max)
 {
-	if (max < 1 || !c->v->ops->conn_pollfd)
+	if (max < 1 || !c->v->ops->conn_pollfd || c->dead)
 		return 0;
 	fds[0].revents = 0;
 	return c->v->ops->conn_pollfd(c->bc, &fds[0]) > 0 ? 1 : 0;
@@ -549,24 +665,43 @@ int vfs_conn_service(struct vfs_conn *c, const struct pollfd *fds, int n)
 	return rc;
 }
 
-int vfs_wait(struct vfs_conn *c, int *done)
+int vfs_conn_run_until(struct vfs_conn *c, int (*cond)(void *arg), void *arg, int64_t deadline_ms)
 {
 	for (;;) {
 		vfs_conn_run(c);
-		if (*done)
+		if (cond(arg))
 			return 0;
+		if (vfs_conn_has_completions(c))
+			continue;
+		int64_t now = clock_now_ms();
+		if (deadline_ms >= 0 && now >= deadline_ms)
+			return SMBG_ETIMEDOUT;
 		struct pollfd fds[4];
 		int n = vfs_conn_pollfds(c, fds, 4);
 		if (vfs_conn_has_completions(c))
-			continue;
-		if (n == 0 || c->dead)
+			continue; /* the pollfd step may have completed something */
+		int t = vfs_conn_timeout_ms(c);
+		if (n == 0 && t < 0)
 			return SMBG_EIO; /* nothing could ever complete it */
-		int r = poll(fds, (nfds_t)n, -1);
+		if (deadline_ms >= 0 && (t < 0 || deadline_ms - now < t))
+			t = (int)(deadline_ms - now);
+		int r = poll(fds, (nfds_t)n, t);
 		if (r < 0 && errno != EINTR)
 			return SMBG_EIO;
 		if (r > 0)
 			(void)vfs_conn_service(c, fds, n);
 	}
+}
+
+static int flag_set(void *arg)
+{
+	return *(int *)arg != 0;
+}
+
+int vfs_wait(struct vfs_conn *c, int *done)
+{
+	/* no deadline of its own: every operation has one */
+	return vfs_conn_run_until(c, flag_set, done, -1);
 }
 
 static void file_unlink(struct vfs_file *f)
@@ -591,26 +726,24 @@ static void file_put(struct vfs_file *f)
 	free(f);
 }
 
-/* Runs the loop until nothing is in flight, or nothing more can complete. */
+/* Nothing in flight, in the VFS or (closes sent without waiting) in the backend. */
+static int conn_quiet(void *arg)
+{
+	struct vfs_conn *c = arg;
+	return c->inflight == 0 &&
+	       (c->dead || !c->v->ops->conn_busy || !c->v->ops->conn_busy(c->bc));
+}
+
+/* Runs the loop until nothing is in flight. Bounded: the operations' own deadlines end a
+ * silent connection; should the backend still not answer, it is aborted. */
 static void conn_drain(struct vfs_conn *c)
 {
-	for (;;) {
-		vfs_conn_run(c);
-		if (c->inflight == 0)
-			return;
-		struct pollfd fds[4];
-		int n = vfs_conn_pollfds(c, fds, 4);
-		if (vfs_conn_has_completions(c))
-			continue;
-		if (n == 0 || c->dead)
-			return;
-		int r = poll(fds, (nfds_t)n, 60000);
-		if (r == 0)
-			return; /* the backend has its own timeouts; do not hang for ever */
-		if (r < 0 && errno != EINTR)
-			return;
-		if (r > 0 && vfs_conn_service(c, fds, n) < 0)
-			c->dead = 1;
+	int64_t wait = c->timeout_ms ? c->timeout_ms + 2000 : 30000;
+	if (vfs_conn_run_until(c, conn_quiet, c, clock_now_ms() + wait) == 0)
+		return;
+	if (c->inflight || !c->dead) {
+		vfs_conn_abort(c, "the connection was ended while operations were in flight");
+		(void)vfs_conn_run_until(c, conn_quiet, c, clock_now_ms() + 1000);
 	}
 }
 
@@ -630,12 +763,18 @@ void vfs_conn_free(struct vfs_conn *c)
 	size_t closing = 0;
 	while (c->files) {
 		struct vfs_file *f = c->files;
+		vfs_file_abandon(f); /* the client did not close it: not a complete upload */
 		if (vfs_close(c, f, conn_close_done, &closing) == 0)
 			closing++;
 		else
 			break;
 	}
 	conn_drain(c);
+	if (c->inflight) {
+		/* a backend that breaks its contract: leak rather than free under it */
+		log_error("vfs: %zu operations never completed; their memory is kept", c->inflight);
+		return;
+	}
 	c->v->ops->conn_close(c->bc);
 	while (c->free_ops) {
 		struct vfs_op *op = c->free_ops;
@@ -979,6 +1118,9 @@ int vfs_hash(struct vfs_conn *c, const char *path, enum vfs_hash_algo algo, uint
 	struct vfs_op *op = op_new(c, cb, priv);
 	if (!op)
 		return SMBG_ENOMEM;
+	/* a long file takes long: the reads it makes have their own deadlines */
+	op->no_deadline = 1;
+	live_del(op);
 	if (c->v->o.no_checksum)
 		return op_fail(op, SMBG_ENOTSUP, "checksums are disabled (--no-checksum)");
 	if (c->v->ops->hash) {
@@ -1003,7 +1145,8 @@ static int prefetch_then(struct vfs_op *op)
 	f->pf_pending = 0;
 	if (op->rc >= 0 && !f->closed) {
 		f->pf_got = (size_t)op->rc;
-		f->pf_eof = f->pf_got < op->len;
+		/* the end of the file only where the open said it is (or nothing at all) */
+		f->pf_eof = f->pf_got < op->len && (f->pf_got == f->oattr.size || f->pf_got == 0);
 		f->pf_fr = op->fr;
 		if (f->pf_eof) {
 			f->eof_off = f->pf_got;
@@ -1133,6 +1276,11 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 	return 0;
 }
 
+void vfs_file_abandon(struct vfs_file *f)
+{
+	f->abandon = 1;
+}
+
 const char *vfs_file_path(const struct vfs_file *f)
 {
 	return f->path;
@@ -1147,9 +1295,12 @@ static int read_then(struct vfs_op *op)
 {
 	struct vfs_file *f = op->f;
 	op->f = NULL;
-	/* a short read says where the file ends; the client's next read usually asks there
-	 * (an empty answer teaches nothing a reader would ask again soon) */
-	if (op->rc > 0 && (size_t)op->rc < op->len && !f->closed) {
+	/* a short read that reached the size the open reported says where the file ends; the
+	 * client's next read usually asks there (an empty answer teaches nothing a reader would
+	 * ask again soon). A read short of the request for another reason must not end the
+	 * file early. */
+	if (op->rc > 0 && (size_t)op->rc < op->len && !f->closed &&
+	    op->off + (uint64_t)op->rc == f->oattr.size) {
 		f->eof_off = op->off + (uint64_t)op->rc;
 		f->eof_fr = op->fr;
 	}
@@ -1223,6 +1374,23 @@ int vfs_read(struct vfs_conn *c, struct vfs_file *f, void *buf, size_t len, uint
 	return 0;
 }
 
+/* A write is all or nothing: fewer bytes than sent would leave a hole where the client
+ * thinks its data is. A failed write marks the upload incomplete (no rename at close). */
+static int write_then(struct vfs_op *op)
+{
+	struct vfs_file *f = op->f;
+	op->f = NULL;
+	if (op->rc >= 0 && (size_t)op->rc != op->len) {
+		snprintf(op->msg, sizeof(op->msg), "short write: %d of %zu bytes written", op->rc,
+			 op->len);
+		op->rc = SMBG_EIO;
+	}
+	if (op->rc < 0)
+		f->write_failed = 1;
+	file_put(f);
+	return 0;
+}
+
 int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t len, uint64_t off,
 	      vfs_cb cb, void *priv)
 {
@@ -1252,6 +1420,10 @@ int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t le
 		f->wend = f->wpos;
 	f->wrote = 1;
 	vfs_changed(c->v);
+	op->f = f;
+	op->len = len;
+	op->then = write_then;
+	f->refs++;
 	c->v->ops->write(c->bc, op, f->fh, buf, len, off);
 	return 0;
 }
