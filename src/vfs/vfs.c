@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -84,6 +85,7 @@ struct vfs_file {
 	int refs;	  /* the handle's owner, plus reads and the read-ahead in flight */
 	int closed;	  /* vfs_close called: nothing more is learned or started */
 	int abandon;	  /* vfs_file_abandon: the client went away */
+	char *tmp_path;	  /* an atomic upload: written here, renamed over path at close */
 	int write_failed; /* a write failed: the upload is not complete */
 	/* what the server said lately (see the top of the file) */
 	struct vfs_battr oattr; /* the attributes the open returned */
@@ -133,6 +135,12 @@ struct vfs_op {
 	size_t len;
 	uint64_t off;
 	struct fresh fr; /* when a read was sent */
+	/* stat in atomic mode: the stat of the temporary name, in flight beside the target's */
+	struct vfs_op *parent; /* the child's */
+	struct vfs_battr ba2;
+	int rc2;
+	int pending2; /* the child has not completed */
+	int waiting2; /* the parent completed first and waits for it */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -559,6 +567,10 @@ static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
 	op->live = 0;
 	op->queued = 0;
 	op->no_deadline = 0;
+	op->parent = NULL;
+	op->rc2 = SMBG_ENOENT;
+	op->pending2 = 0;
+	op->waiting2 = 0;
 	op->lprev = op->lnext = NULL;
 	c->inflight++;
 	live_add(op);
@@ -723,6 +735,7 @@ static void file_put(struct vfs_file *f)
 		return;
 	free(f->pf_buf);
 	free(f->path);
+	free(f->tmp_path);
 	free(f);
 }
 
@@ -822,10 +835,68 @@ static int is_root(const char *path)
 
 /* ---- stat ---- */
 
+/* Uploads go to temporary names (vfs_open) unless --inplace or another cache mode. */
+static int atomic_mode(const struct vfs *v)
+{
+	return v->o.cache_mode == VFS_CACHE_OFF && !v->o.inplace && !v->o.read_only;
+}
+
+/* A copy of path's temporary upload name (NULL without memory or room). */
+static char *partial_of(const char *path)
+{
+	char *p = malloc(VFS_PATH_MAX);
+	if (p && vfs_partial_name(path, p, VFS_PATH_MAX) >= 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+/* The stat of a temporary name is back: hand it to the stat of the target. */
+static int stat2_then(struct vfs_op *op)
+{
+	struct vfs_op *p = op->parent;
+	op->parent = NULL;
+	p->rc2 = op->rc;
+	p->ba2 = op->ba;
+	p->pending2 = 0;
+	if (p->waiting2) { /* the target's answer came first: now both are here */
+		p->waiting2 = 0;
+		p->step = 1;
+		vfs_op_done(p, p->saved_rc, NULL);
+	}
+	return 0;
+}
+
+/* Stats path's temporary upload name beside op's stat of path (no extra round trip). */
+static void stat2_start(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_op *k = op_new(c, NULL, NULL);
+	if (!k)
+		return; /* best effort: the target's answer alone */
+	k->parent = op;
+	k->then = stat2_then;
+	op->pending2 = 1;
+	c->v->ops->stat(c->bc, k, op->path2, &k->ba);
+}
+
 static int stat_then(struct vfs_op *op)
 {
+	struct vfs_conn *c = op->c;
+	if (op->pending2) { /* wait for the temporary's answer (it has its own deadline) */
+		op->saved_rc = op->rc;
+		op->waiting2 = 1;
+		return 1;
+	}
+	/* an interrupted upload of it: its size is what a resuming client (OpenSSH reput) must
+	 * see, whether an older complete file exists or not */
+	if (op->rc2 >= 0 && !op->ba2.is_dir && (op->rc >= 0 || op->rc == SMBG_ENOENT)) {
+		op->rc = 0;
+		op->msg[0] = '\0';
+		op->ba = op->ba2;
+	}
 	if (op->rc >= 0)
-		present(op->c->v, &op->ba, op->attr_out);
+		present(c->v, &op->ba, op->attr_out);
 	return 0;
 }
 
@@ -838,6 +909,18 @@ int vfs_stat(struct vfs_conn *c, const char *path, struct vfs_attr *out, vfs_cb 
 		size_t plen;
 		const char *base = vfs_path_base(path, &plen);
 		int r = dircache_lookup(c->v->dc, path, plen, base, out);
+		if (r != 0 && atomic_mode(c->v)) {
+			/* an interrupted upload (hidden in the listing) is what a resuming
+			 * client must see */
+			char tmp[VFS_PATH_MAX];
+			struct vfs_attr ta;
+			if (vfs_partial_name(path, tmp, sizeof(tmp)) >= 0 &&
+			    dircache_lookup_hidden(c->v->dc, path, plen, vfs_path_base(tmp, NULL),
+						   &ta) == 1) {
+				*out = ta;
+				r = 1;
+			}
+		}
 		if (r == 1)
 			return op_fail(op, 0, NULL);
 		if (r == SMBG_ENOENT)
@@ -845,11 +928,65 @@ int vfs_stat(struct vfs_conn *c, const char *path, struct vfs_attr *out, vfs_cb 
 	}
 	op->attr_out = out;
 	op->then = stat_then;
+	if (atomic_mode(c->v) && !is_root(path)) {
+		op->path2 = partial_of(path); /* NULL: without */
+		if (op->path2)
+			stat2_start(op);
+	}
 	c->v->ops->stat(c->bc, op, path, &op->ba);
 	return 0;
 }
 
 /* ---- readdir ---- */
+
+/* Removes path/name, a stale temporary upload, without waiting for the answer. */
+static void partial_remove(struct vfs_conn *c, const char *dir, const char *name)
+{
+	struct vfs_op *op = op_new(c, NULL, NULL);
+	if (!op)
+		return;
+	size_t dl = strlen(dir), nl = strlen(name);
+	op->path = malloc(dl + nl + 2);
+	if (!op->path) {
+		vfs_op_done(op, SMBG_ENOMEM, NULL);
+		return;
+	}
+	snprintf(op->path, dl + nl + 2, "%s%s%s", dir, dl ? "/" : "", name);
+	log_info("vfs: removing %s, an interrupted upload older than %d hours", op->path,
+		 VFS_PARTIAL_MAX_AGE / 3600);
+	c->v->ops->unlink(c->bc, op, op->path);
+}
+
+/* Temporary uploads are not shown; those older than VFS_PARTIAL_MAX_AGE go (the folder's
+ * listing is when they are found: no scan of the whole share at start). */
+static void partials_hide(struct vfs_conn *c, const char *dir, struct vfs_dir *d)
+{
+	time_t now = time(NULL);
+	size_t nh = 0;
+	for (size_t i = 0; i < d->n; i++)
+		nh += vfs_is_partial_name(vfs_dirent_name(d, i), d->ents[i].name_len) != 0;
+	if (nh == 0)
+		return;
+	struct vfs_dirent *hid = malloc(nh * sizeof(*hid));
+	size_t j = 0, k = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const char *name = vfs_dirent_name(d, i);
+		if (!vfs_is_partial_name(name, d->ents[i].name_len)) {
+			d->ents[j++] = d->ents[i];
+			continue;
+		}
+		if (!c->v->o.read_only && !S_ISDIR(d->ents[i].attr.mode) &&
+		    d->ents[i].attr.mtime.tv_sec + VFS_PARTIAL_MAX_AGE < now)
+			partial_remove(c, dir, name);
+		else if (hid) /* kept after the shown entries: STAT finds them there */
+			hid[k++] = d->ents[i];
+	}
+	d->n = j;
+	if (hid)
+		memcpy(d->ents + j, hid, k * sizeof(*hid));
+	d->nhidden = k;
+	free(hid);
+}
 
 static int readdir_then(struct vfs_op *op)
 {
@@ -860,9 +997,10 @@ static int readdir_then(struct vfs_op *op)
 		vfs_dir_put(d);
 		return 0;
 	}
+	partials_hide(op->c, op->path, d);
 	if (d->n > 1)
 		qsort_r(d->ents, d->n, sizeof(d->ents[0]), dirent_cmp, d->names);
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n + d->nhidden; i++)
 		present_mode(v, &d->ents[i].attr, S_ISDIR(d->ents[i].attr.mode));
 	if (v->dc)
 		dircache_put(v->dc, op->path, d);
@@ -1196,6 +1334,85 @@ static void prefetch_start(struct vfs_conn *c, struct vfs_file *f)
 	c->v->ops->read(c->bc, op, f->fh, buf, want, 0);
 }
 
+static int open_then(struct vfs_op *op);
+
+/* The steps of an atomic upload's open (vfs_open): op->path is the target, op->path2 its
+ * temporary name. */
+enum {
+	OA_STAT_TARGET = 1, /* EXCL, or TRUNC without CREAT: does the target exist? */
+	OA_CREATE_TMP,	    /* a new upload: create (truncate) the temporary */
+	OA_OPEN_TMP,	    /* no TRUNC: continue an interrupted upload, if there is one */
+	OA_OPEN_TARGET	    /* no TRUNC, no temporary: write the existing file in place */
+};
+
+static void oa_submit(struct vfs_op *op, int step)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_file *f = op->f;
+	op->step = step;
+	op->rc = 0;
+	op->msg[0] = '\0';
+	switch (step) {
+	case OA_STAT_TARGET:
+		c->v->ops->stat(c->bc, op, op->path, &op->ba);
+		break;
+	case OA_CREATE_TMP:
+		c->v->ops->open(c->bc, op, op->path2, VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC,
+				&f->fh, &op->ba);
+		break;
+	case OA_OPEN_TMP:
+		c->v->ops->open(c->bc, op, op->path2, VFS_O_WRITE, &f->fh, &op->ba);
+		break;
+	default:
+		c->v->ops->open(c->bc, op, op->path, VFS_O_WRITE, &f->fh, &op->ba);
+		break;
+	}
+}
+
+static int open_atomic_then(struct vfs_op *op)
+{
+	struct vfs_file *f = op->f;
+	int fl = f->flags;
+	switch (op->step) {
+	case OA_STAT_TARGET:
+		if (op->rc >= 0 && op->ba.is_dir) {
+			op->rc = SMBG_EISDIR;
+		} else if (op->rc >= 0 && (fl & VFS_O_EXCL)) {
+			op->rc = SMBG_EEXIST;
+			op->msg[0] = '\0';
+		} else if (op->rc >= 0 || (op->rc == SMBG_ENOENT && (fl & VFS_O_CREAT))) {
+			oa_submit(op, OA_CREATE_TMP);
+			return 1;
+		}
+		break;
+	case OA_OPEN_TMP:
+		if (op->rc == SMBG_ENOENT) {
+			oa_submit(op, OA_OPEN_TARGET);
+			return 1;
+		}
+		if (op->rc >= 0) {
+			f->tmp_path = op->path2;
+			op->path2 = NULL;
+			log_info("vfs: %s: continuing the interrupted upload in %s", op->path,
+				 f->tmp_path);
+		}
+		break;
+	case OA_OPEN_TARGET:
+		if (op->rc == SMBG_ENOENT && (fl & VFS_O_CREAT)) {
+			oa_submit(op, OA_CREATE_TMP);
+			return 1;
+		}
+		break; /* in place (appending to, or resuming, a complete file) */
+	case OA_CREATE_TMP:
+		if (op->rc >= 0) {
+			f->tmp_path = op->path2;
+			op->path2 = NULL;
+		}
+		break;
+	}
+	return open_then(op);
+}
+
 static int open_then(struct vfs_op *op)
 {
 	struct vfs_conn *c = op->c;
@@ -1272,6 +1489,32 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 	op->file_out = out;
 	op->then = open_then;
 	op->fr = fresh_now(c->v);
+	if (write && atomic_mode(c->v)) {
+		op->path = xstrdup(path);
+		op->path2 = partial_of(path);
+		if (!op->path || !op->path2) {
+			file_put(f);
+			return op_fail(op, SMBG_ENAME, "no room for the upload's temporary name");
+		}
+		op->then = open_atomic_then;
+		if (!(bflags & (VFS_O_TRUNC | VFS_O_EXCL))) {
+			oa_submit(op, OA_OPEN_TMP);
+			return 0;
+		}
+		/* what is the target (a folder, a link leading out)? a fresh listing knows */
+		struct vfs_attr ca;
+		size_t plen;
+		const char *base = vfs_path_base(path, &plen);
+		int r = c->v->dc ? dircache_lookup(c->v->dc, path, plen, base, &ca) : 0;
+		if (r == 0) {
+			oa_submit(op, OA_STAT_TARGET);
+			return 0;
+		}
+		op->step = OA_STAT_TARGET;
+		op->ba.is_dir = r == 1 && S_ISDIR(ca.mode);
+		vfs_op_done(op, r == 1 ? 0 : SMBG_ENOENT, NULL);
+		return 0;
+	}
 	c->v->ops->open(c->bc, op, path, bflags, &f->fh, &op->ba);
 	return 0;
 }
@@ -1558,8 +1801,30 @@ static int close_then(struct vfs_op *op)
 		c->v->ops->close(c->bc, op, fh);
 		return 1;
 	}
-	if (op->rc >= 0 && op->saved_rc < 0)
-		op->rc = op->saved_rc;
+	if (op->step == 1) {
+		if (op->rc >= 0 && op->saved_rc < 0)
+			op->rc = op->saved_rc;
+		if (f->tmp_path && op->rc >= 0 && !f->abandon && !f->write_failed) {
+			/* complete: it appears under its name now, whole */
+			op->step = 2;
+			c->v->ops->rename(c->bc, op, f->tmp_path, f->path, 1);
+			return 1;
+		}
+		if (f->tmp_path && op->rc >= 0 && f->write_failed) {
+			op->rc = SMBG_EIO;
+			snprintf(op->msg, sizeof(op->msg),
+				 "the upload failed; the data written is kept under %s",
+				 vfs_path_base(f->tmp_path, NULL));
+		}
+		if (f->tmp_path && f->abandon)
+			log_info("vfs: %s: the client went away; the upload so far is kept in %s",
+				 f->path, f->tmp_path);
+	} else if (op->step == 2 && op->rc < 0) {
+		char m[OP_MSG_MAX];
+		snprintf(m, sizeof(m), "%s", op->msg[0] ? op->msg : smbg_strerror(op->rc));
+		snprintf(op->msg, sizeof(op->msg),
+			 "renaming the upload over its name failed: %.120s", m);
+	}
 	if (f->flags & VFS_O_WRITE)
 		cache_invalidate_parent(c->v, f->path);
 	op->f = NULL;

@@ -76,8 +76,9 @@ struct vfs_dirent {
 	struct vfs_attr attr;
 };
 struct vfs_dir {
-	int refs; /* atomic */
-	size_t n;
+	int refs;	/* atomic */
+	size_t n;	/* entries shown */
+	size_t nhidden; /* after them: temporary uploads (not shown; known to STAT) */
 	struct vfs_dirent *ents;
 	char *names; /* NUL-terminated names, back to back */
 	size_t names_len, names_cap;
