@@ -219,6 +219,7 @@ void sftp_reply_status(struct sftp_engine *e, uint32_t id, int err, const char *
 
 static void req_free(struct sftp_engine *e, struct sftp_req *r)
 {
+	e->data_inflight -= r->charged;
 	if (r->pkt_big)
 		sftp_big_put(e, r->pkt);
 	else
@@ -606,11 +607,13 @@ size_t sftp_engine_input(struct sftp_engine *e, const void *buf, size_t len)
 
 static int may_start(const struct sftp_engine *e, const struct sftp_req *r)
 {
+	(void)r;
 	if (e->busy >= MAX_BUSY)
 		return 0;
-	/* reads bring data: hold them back while the client is not taking what it has */
-	if (r->type == SSH_FXP_READ && e->busy > 0 &&
-	    e->out_bytes + e->data_inflight >= e->o.max_buffered)
+	/* one memory budget: READ data coming and waiting to be sent, and the packets of the
+	 * requests started (a WRITE's data stays until the server has it; a slow server must
+	 * not let a client park 1024 of them). Something in flight frees it again. */
+	if (e->busy > 0 && e->out_bytes + e->data_inflight >= e->o.max_buffered)
 		return 0;
 	return 1;
 }
@@ -633,6 +636,8 @@ static void dispatch_queue(struct sftp_engine *e)
 		}
 		e->busy++;
 		e->stats.requests++;
+		r->charged = r->pkt_len;
+		e->data_inflight += r->charged;
 		uint8_t hi = handler_index[r->type];
 		if (!hi) {
 			sftp_req_status(r, SMBG_ENOTSUP, "unknown request type");

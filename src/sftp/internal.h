@@ -75,6 +75,7 @@ struct sftp_req {
 	struct vfs_dir *dir;
 	struct sftp_handle *nh; /* the handle an OPEN/OPENDIR is creating */
 	int flags;
+	size_t charged; /* bytes of its packet counted in e->data_inflight until it is freed */
 };
 
 struct sftp_engine {
@@ -99,7 +100,8 @@ struct sftp_engine {
 	/* output */
 	struct obuf *out_head, *out_tail;
 	size_t out_bytes;
-	/* requests started and not answered; bytes of read data they will bring */
+	/* requests started and not answered; bytes they hold: their packets (WRITE data) and
+	 * the read data they will bring. One budget, max_buffered, with the output queued. */
 	size_t busy;
 	size_t data_inflight;
 	/* pools */

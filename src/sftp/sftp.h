@@ -9,9 +9,10 @@
  *
  * Limits: a packet longer than SFTP_MAX_PACKET ends the session before anything is
  * allocated for it; at most max_handles handles are open per session (an OPEN beyond that
- * gets SSH_FX_FAILURE "too many open handles"); while more than max_buffered bytes of reply
- * data are in flight or waiting to be sent, no new request is started and input stops being
- * taken (the transport's flow control then holds the client back).
+ * gets SSH_FX_FAILURE "too many open handles"); while more than max_buffered bytes of request
+ * packets started (WRITE data), read data in flight and replies waiting to be sent are held,
+ * no new request is started and input stops being taken past 4 MiB of packets (the
+ * transport's flow control then holds the client back).
  */
 #ifndef SMBGATE_SFTP_H
 #define SMBGATE_SFTP_H
@@ -28,10 +29,12 @@
 #define SFTP_MAX_DATA (256 * 1024 - 1024)
 
 struct sftp_opts {
-	size_t max_handles;  /* open files + directories per session (default 1024) */
-	size_t max_buffered; /* bytes of read data in flight + output queued (default 8 MiB) */
-	const char *who;     /* "user@host:port" for access logs (borrowed) */
-	int access_log;	     /* log every request at info level (-v) */
+	size_t max_handles; /* open files + directories per session (default 1024) */
+	/* bytes of request packets started (WRITE data) + read data in flight + output queued
+	 * (default 8 MiB); past it, nothing new starts */
+	size_t max_buffered;
+	const char *who; /* "user@host:port" for access logs (borrowed) */
+	int access_log;	 /* log every request at info level (-v) */
 };
 
 struct sftp_stats {

@@ -56,7 +56,8 @@ static char *rig_read(struct rig *r, const char *name)
 	return buf;
 }
 
-static int rig_timeout = -1; /* --timeout for the next rig_start (-1: the default) */
+static int rig_timeout = -1;	/* --timeout for the next rig_start (-1: the default) */
+static size_t rig_max_buffered; /* sftp_opts.max_buffered for the next rig_start (0: default) */
 
 static void rig_start(struct rig *r, const struct vfs_backend_ops *ops, int read_only,
 		      size_t max_handles)
@@ -79,6 +80,8 @@ static void rig_start(struct rig *r, const struct vfs_backend_ops *ops, int read
 	sftp_opts_default(&so);
 	if (max_handles)
 		so.max_handles = max_handles;
+	if (rig_max_buffered)
+		so.max_buffered = rig_max_buffered;
 	r->e = sftp_engine_new(r->vc, &so);
 	assert_non_null(r->e);
 }
@@ -1036,6 +1039,68 @@ static void test_free_with_work_in_flight(void **state)
 	stuck_done();
 }
 
+/* ---- memory: WRITE data counts towards the same budget as READ data ---- */
+
+static void stuck_write(void *bc, struct vfs_op *op, void *fh, const void *buf, size_t len,
+			uint64_t off)
+{
+	(void)bc;
+	assert_true(nstuck < 64);
+	stuck[nstuck++] = (struct held){op, fh, (void *)buf, len, off};
+}
+
+static void stuck_abort_writes(void *bc)
+{
+	(void)bc;
+	stuck_aborts++;
+	while (nstuck > 0)
+		vfs_op_done(stuck[--nstuck].op, SMBG_ECLOSED, "closed");
+}
+
+/* A server that does not answer writes: the client's WRITEs do not all start (each holds
+ * its packet); the engine starts about max_buffered worth, then stops taking input. */
+static void test_writes_count_towards_the_budget(void **state)
+{
+	(void)state;
+	static struct vfs_backend_ops ops;
+	ops = *stuck_ops();
+	ops.write = stuck_write;
+	ops.conn_abort = stuck_abort_writes;
+	rig_max_buffered = 1024 * 1024;
+	rig_timeout = 1;
+	struct rig r;
+	rig_start(&r, &ops, 0, 0);
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 1, "up", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
+	expect_handle(&r, 1, h, &hl);
+	static char chunk[200 * 1024 + 1];
+	memset(chunk, 'w', sizeof(chunk) - 1);
+	size_t offered = 0, taken = 0;
+	for (uint32_t i = 0; i < 60; i++) { /* 12 MiB of WRITEs */
+		struct wbuf b = pkt(SSH_FXP_WRITE, 100 + i);
+		wbuf_put_be32(&b, hl);
+		wbuf_put_bytes(&b, h, hl);
+		put_u64(&b, (uint64_t)i * 200 * 1024);
+		put_str(&b, chunk);
+		uint8_t len[4] = {(uint8_t)(b.len >> 24), (uint8_t)(b.len >> 16),
+				  (uint8_t)(b.len >> 8), (uint8_t)b.len};
+		offered += 4 + b.len;
+		taken += sftp_engine_input(r.e, len, 4);
+		taken += sftp_engine_input(r.e, b.p, b.len);
+		wbuf_free(&b);
+		sftp_engine_process(r.e);
+	}
+	/* 1 MiB of budget: 5 writes of 200 KiB start (the sixth starts over it), no more */
+	assert_true(nstuck >= 5 && nstuck <= 6);
+	assert_true(taken < offered); /* and input stopped (4 MiB of packets not started) */
+	assert_true(offered - taken > 4 * 1024 * 1024);
+	rig_max_buffered = 0;
+	rig_stop(&r);
+	stuck_done();
+}
+
 static int done_calls;
 static void on_done(void *priv)
 {
@@ -1222,6 +1287,7 @@ int main(void)
 	    cmocka_unit_test(test_unanswered_read_times_out),
 	    cmocka_unit_test(test_free_with_work_in_flight),
 	    cmocka_unit_test(test_shutdown_done_callback),
+	    cmocka_unit_test(test_writes_count_towards_the_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
