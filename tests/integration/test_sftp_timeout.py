@@ -188,3 +188,31 @@ def test_frozen_samba_openssh_get_fails_in_time(server, area, samba, tmp_path):
     # Samba is back: a new session works
     r = s.sftp_batch(["ls"])
     assert "big.bin" in r.stdout
+
+
+@pytest.mark.timeout(90)
+def test_idle_pool_ages_out_and_is_kept_alive(server, area, samba):
+    """SMB connections kept for the next session are closed after the idle time (5 min;
+    shortened here) and get an SMB ECHO meanwhile; before, they stayed open for ever."""
+    area.write("f.txt", b"x")
+    s = server(area.url(), "-v", env={"SMBGATE_POOL_IDLE_MS": "4000",
+                                      "SMBGATE_POOL_ECHO_MS": "1000"})
+    ts = [s.paramiko() for _ in range(3)]
+    sfs = [paramiko.SFTPClient.from_transport(t) for t in ts]
+    for sf in sfs:
+        assert sf.listdir(".") == ["f.txt"]
+    assert len(gateway_smb_ports(s.proc.pid, samba.port)) == 3
+    for t in ts:
+        t.close()
+    # the sessions' connections go back to the pool, then age out
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 20 and gateway_smb_ports(s.proc.pid, samba.port):
+        time.sleep(0.2)
+    gone = time.monotonic() - t0
+    assert not gateway_smb_ports(s.proc.pid, samba.port), "idle connections stayed open"
+    assert 3 <= gone <= 12, gone
+    assert "ECHO on an idle connection: answered" in s.log()
+    # and the gateway still serves (a fresh connection)
+    t = s.paramiko()
+    assert paramiko.SFTPClient.from_transport(t).listdir(".") == ["f.txt"]
+    t.close()
