@@ -485,6 +485,54 @@ static void test_local_atomic_upload(void **state)
 	lr_stop(&r);
 }
 
+/* ---- a backend that writes and reads short (a misbehaving server) ---- */
+
+static void short_write(void *bc, struct vfs_op *op, void *fh, const void *buf, size_t len,
+			uint64_t off)
+{
+	vfs_backend_local.write(bc, op, fh, buf, len > 1 ? len - 1 : len, off);
+}
+
+static void short_read(void *bc, struct vfs_op *op, void *fh, void *buf, size_t len, uint64_t off)
+{
+	vfs_backend_local.read(bc, op, fh, buf, len > 4 ? len / 2 : len, off);
+}
+
+/* A write the server takes short is an error (never a hole), and the upload it belongs to
+ * is not renamed over its target; a read short of the request does not end the file early
+ * (the cached end of file comes only from a read that reached the size the open saw). */
+static void test_short_io(void **state)
+{
+	(void)state;
+	static struct vfs_backend_ops ops;
+	ops = vfs_backend_local;
+	ops.write = short_write;
+	ops.read = short_read;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	struct local_rig r;
+	lr_start_with(&r, &ops, &o);
+	struct vfs_file *f = lr_open(&r, "w", VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC);
+	struct done x = RUN(r.c, vfs_write(r.c, f, "abcd", 4, 0, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EIO);
+	assert_non_null(strstr(x.msg, "short write"));
+	x = RUN(r.c, vfs_close(r.c, f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EIO);
+	assert_non_null(strstr(x.msg, "upload failed"));
+	assert_false(lr_exists(&r, "w"));
+
+	lr_write(&r, "r", "0123456789");
+	f = lr_open(&r, "r", VFS_O_READ);
+	char buf[16];
+	x = RUN(r.c, vfs_read(r.c, f, buf, 10, 0, cb, dp_));
+	assert_int_equal(x.rc, 5);
+	x = RUN(r.c, vfs_read(r.c, f, buf, 5, 5, cb, dp_));
+	assert_true(x.rc > 0); /* not an end of file */
+	assert_memory_equal(buf, "56", 2);
+	lr_close(&r, f);
+	lr_stop(&r);
+}
+
 static void fstat_fails(void *bc, struct vfs_op *op, void *fh, struct vfs_battr *out)
 {
 	(void)bc;
@@ -924,6 +972,7 @@ int main(void)
 	    cmocka_unit_test(test_local_cache_mode_off_rules),
 	    cmocka_unit_test(test_local_resume_and_append),
 	    cmocka_unit_test(test_local_atomic_upload),
+	    cmocka_unit_test(test_short_io),
 	    cmocka_unit_test(test_local_read_only_and_no_seek),
 	    cmocka_unit_test(test_local_hash),
 	    cmocka_unit_test(test_remote_round_trips),
