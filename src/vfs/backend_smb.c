@@ -839,6 +839,8 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .conn_service = smb_service,
     .conn_abort = smb_conn_abort,
     .conn_busy = smb_conn_busy,
+    /* .conn_timeout_ms: smb_client_next_deadline_ms() once the client has it (the SMB
+     * requests' own deadlines); until then the VFS's per-operation deadlines wake the loop */
     .stat = smb_stat_op,
     .readdir = smb_readdir_op,
     .open = smb_open_op,

@@ -164,9 +164,10 @@ void vfs_flush_caches(struct vfs *v);
 /* Opens the backend for this connection (connects to the SMB server). On failure returns
  * NULL and writes a reason into err. */
 struct vfs_conn *vfs_conn_new(struct vfs *v, char *err, size_t errlen);
-/* Closes every file still open on c (also in the backend: no server handle stays open) and
- * frees c. Callbacks of operations still in flight run with SMBG_ECANCELED first. NULL is a
- * no-op. */
+/* Closes every file still open on c (also in the backend: no server handle stays open; an
+ * upload left open is abandoned, see vfs_file_abandon) and frees c. Operations still in
+ * flight complete first (their callbacks run), by their deadlines at the latest; should the
+ * backend still not answer, its connection is aborted (vfs_conn_abort). NULL is a no-op. */
 void vfs_conn_free(struct vfs_conn *c);
 struct vfs *vfs_conn_vfs(const struct vfs_conn *c);
 

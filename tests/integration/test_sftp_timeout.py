@@ -122,6 +122,7 @@ def test_frozen_smbd_read_answered_within_timeout(server, area, samba):
                 f.seek(4 * 1024 * 1024)
                 f.read(32768)
             took = time.monotonic() - t0
+            print(f"paramiko READ answered after {took:.2f} s (frozen smbd)")
             assert TIMEOUT - 0.5 <= took <= TIMEOUT + 4, took
             assert f"did not answer within {TIMEOUT} s" in str(ei.value), str(ei.value)
             # the same SSH connection still answers (REALPATH needs no SMB)
@@ -178,6 +179,7 @@ def test_frozen_samba_openssh_get_fails_in_time(server, area, samba, tmp_path):
             except subprocess.TimeoutExpired:
                 pytest.fail("sftp got no answer within the timeout:\n" + s.log())
             took = time.monotonic() - t0
+        print(f"OpenSSH get ended after {took:.2f} s (frozen Samba)")
         assert p.returncode != 0
         assert took <= TIMEOUT + 5, took
         assert f"did not answer within {TIMEOUT} s" in err or "Failure" in err, err
