@@ -143,6 +143,8 @@ int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 		    void *priv);
 int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+/* SMB ECHO (keeps an idle connection alive; cb may be NULL). */
+int smb_echo_async(struct smb_client *c, smb_cb cb, void *priv);
 
 /* ---- Blocking operations (submit + service until done) ---- */
 

@@ -450,3 +450,9 @@ int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *p
 	int rc = ready(c);
 	return rc < 0 ? rc : c->ops->flush(c, f, cb, priv);
 }
+
+int smb_echo_async(struct smb_client *c, smb_cb cb, void *priv)
+{
+	int rc = ready(c);
+	return rc < 0 ? rc : c->ops->echo(c, cb, priv);
+}

@@ -57,6 +57,10 @@ struct vfs_backend_ops {
 	int (*conn_busy)(void *bc);
 	/* Optional: ms until conn_service must run for a deadline of the backend, -1 none. */
 	int (*conn_timeout_ms)(void *bc);
+	/* Optional: called about once a second from the connection's loop; active says whether
+	 * operations were in flight or submitted since the last call (keep-alive of idle
+	 * connections). */
+	void (*conn_tick)(void *bc, int active);
 
 	void (*stat)(void *bc, struct vfs_op *op, const char *path, struct vfs_battr *out);
 	void (*readdir)(void *bc, struct vfs_op *op, const char *path, struct vfs_dir *out);

@@ -52,6 +52,7 @@ struct smb_shared {
 struct smb_conn {
 	struct smb_shared *sh;
 	struct smb_client *c;
+	int64_t idle_since; /* no operation since (conn_tick) */
 };
 
 struct smb_req;
@@ -459,6 +460,26 @@ static void smb_conn_close(void *p)
 	free(bc);
 }
 
+/* A session's connection with nothing to do gets an ECHO every pool_echo_ms (a minute), as
+ * pooled ones do: servers drop idle clients (Windows after about 15 minutes). */
+static void smb_conn_tick(void *p, int active)
+{
+	struct smb_conn *bc = p;
+	int64_t now = clock_now_ms();
+	if (active || bc->idle_since == 0 || smb_client_pending(bc->c) > 0) {
+		bc->idle_since = now;
+		return;
+	}
+	if (now - bc->idle_since < bc->sh->pool_echo_ms || smb_client_fd(bc->c) < 0)
+		return;
+	bc->idle_since = now;
+	int rc = smb_echo_async(bc->c, NULL, NULL);
+	log_debug("smb: ECHO on an idle session's connection: %s",
+		  rc == 0 ? "sent" : smb_client_errmsg(bc->c));
+	if (rc == 0)
+		(void)smb_client_service(bc->c, 0); /* on the wire now */
+}
+
 static int smb_pollfd(void *p, struct pollfd *pfd)
 {
 	struct smb_conn *bc = p;
@@ -839,6 +860,7 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .conn_service = smb_service,
     .conn_abort = smb_conn_abort,
     .conn_busy = smb_conn_busy,
+    .conn_tick = smb_conn_tick,
     /* .conn_timeout_ms: smb_client_next_deadline_ms() once the client has it (the SMB
      * requests' own deadlines); until then the VFS's per-operation deadlines wake the loop */
     .stat = smb_stat_op,

@@ -60,8 +60,11 @@ struct vfs_conn {
 	/* ops waiting for the backend, oldest deadline first (deadline = submit + timeout, and
 	 * the clock only moves forward, so appending keeps the order) */
 	struct vfs_op *live_head, *live_tail;
-	int timeout_ms; /* 0: no deadlines */
-	int aborted;	/* vfs_conn_abort ran: what fails now fails with abort_msg */
+	int timeout_ms;	       /* 0: no deadlines */
+	int aborted;	       /* vfs_conn_abort ran: what fails now fails with abort_msg */
+	int64_t next_tick;     /* the backend's conn_tick is due */
+	uint64_t started;      /* operations submitted, ever */
+	uint64_t started_tick; /* ... at the last conn_tick */
 	char abort_msg[OP_MSG_MAX];
 	struct vfs_op *free_ops;
 	size_t nfree;
@@ -513,12 +516,34 @@ static void conn_check_deadlines(struct vfs_conn *c)
 	vfs_conn_abort(c, why);
 }
 
+#define TICK_MS 1000
+
+/* The backend's keep-alive, about once a second. */
+static void conn_tick(struct vfs_conn *c)
+{
+	if (!c->v->ops->conn_tick || c->dead)
+		return;
+	int64_t now = clock_now_ms();
+	if (now < c->next_tick)
+		return;
+	c->next_tick = now + TICK_MS;
+	int active = c->inflight > 0 || c->started != c->started_tick;
+	c->started_tick = c->started;
+	c->v->ops->conn_tick(c->bc, active);
+}
+
 int vfs_conn_timeout_ms(struct vfs_conn *c)
 {
 	int t = -1;
+	if (c->v->ops->conn_tick && !c->dead) {
+		int64_t d = c->next_tick - clock_now_ms();
+		t = d < 0 ? 0 : d > TICK_MS ? TICK_MS : (int)d;
+	}
 	if (c->live_head && !c->aborted) {
 		int64_t d = c->live_head->deadline - clock_now_ms();
-		t = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
+		int dl = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
+		if (t < 0 || dl < t)
+			t = dl;
 	}
 	if (c->v->ops->conn_timeout_ms && !c->dead) {
 		int b = c->v->ops->conn_timeout_ms(c->bc);
@@ -573,6 +598,7 @@ static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
 	op->waiting2 = 0;
 	op->lprev = op->lnext = NULL;
 	c->inflight++;
+	c->started++;
 	live_add(op);
 	return op;
 }
@@ -629,6 +655,7 @@ void vfs_conn_run(struct vfs_conn *c)
 {
 	struct vfs_op *op;
 	conn_check_deadlines(c);
+	conn_tick(c);
 	while ((op = c->done_head) != NULL) {
 		c->done_head = op->next;
 		if (!c->done_head)
@@ -693,8 +720,8 @@ int vfs_conn_run_until(struct vfs_conn *c, int (*cond)(void *arg), void *arg, in
 		if (vfs_conn_has_completions(c))
 			continue; /* the pollfd step may have completed something */
 		int t = vfs_conn_timeout_ms(c);
-		if (n == 0 && t < 0)
-			return SMBG_EIO; /* nothing could ever complete it */
+		if (n == 0 && (t < 0 || !c->live_head))
+			return SMBG_EIO; /* nothing could ever complete it (a tick would not) */
 		if (deadline_ms >= 0 && (t < 0 || deadline_ms - now < t))
 			t = (int)(deadline_ms - now);
 		int r = poll(fds, (nfds_t)n, t);

@@ -195,7 +195,8 @@ def test_frozen_samba_openssh_get_fails_in_time(server, area, samba, tmp_path):
 @pytest.mark.timeout(90)
 def test_idle_pool_ages_out_and_is_kept_alive(server, area, samba):
     """SMB connections kept for the next session are closed after the idle time (5 min;
-    shortened here) and get an SMB ECHO meanwhile; before, they stayed open for ever."""
+    shortened here) and get an SMB ECHO meanwhile (so do idle sessions' connections); before,
+    they stayed open for ever."""
     area.write("f.txt", b"x")
     s = server(area.url(), "-v", env={"SMBGATE_POOL_IDLE_MS": "4000",
                                       "SMBGATE_POOL_ECHO_MS": "1000"})
@@ -204,6 +205,13 @@ def test_idle_pool_ages_out_and_is_kept_alive(server, area, samba):
     for sf in sfs:
         assert sf.listdir(".") == ["f.txt"]
     assert len(gateway_smb_ports(s.proc.pid, samba.port)) == 3
+    # the live sessions, idle, keep their connections alive too
+    deadline = time.time() + 10
+    while time.time() < deadline and "ECHO on an idle session's connection: sent" not in s.log():
+        time.sleep(0.2)
+    assert "ECHO on an idle session's connection: sent" in s.log()
+    for sf in sfs:  # and still work afterwards
+        assert sf.listdir(".") == ["f.txt"]
     for t in ts:
         t.close()
     # the sessions' connections go back to the pool, then age out
