@@ -889,7 +889,7 @@ static int stat2_then(struct vfs_op *op)
 	if (p->waiting2) { /* the target's answer came first: now both are here */
 		p->waiting2 = 0;
 		p->step = 1;
-		vfs_op_done(p, p->saved_rc, NULL);
+		vfs_op_done(p, p->saved_rc, p->saved_msg); /* the target's answer, as it came */
 	}
 	return 0;
 }
@@ -911,7 +911,7 @@ static int stat_then(struct vfs_op *op)
 {
 	struct vfs_conn *c = op->c;
 	if (op->pending2) { /* wait for the temporary's answer (it has its own deadline) */
-		op->saved_rc = op->rc;
+		op_save(op);
 		op->waiting2 = 1;
 		return 1;
 	}
