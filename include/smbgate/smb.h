@@ -143,6 +143,10 @@ int smb_pwrite_file_async(struct smb_client *c, struct smb_file *f, int fd, uint
 int smb_fstat_async(struct smb_client *c, struct smb_file *f, struct smb_stat *st, smb_cb cb,
 		    void *priv);
 int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *priv);
+/* Renames the open file f (opened with SMB_O_DELETE) to `to` (share-relative); replace:
+ * over an existing file. One request, on the handle. */
+int smb_frename_async(struct smb_client *c, struct smb_file *f, const char *to, int replace,
+		      smb_cb cb, void *priv);
 /* SMB ECHO (keeps an idle connection alive; cb may be NULL). */
 int smb_echo_async(struct smb_client *c, smb_cb cb, void *priv);
 

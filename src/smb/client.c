@@ -451,6 +451,13 @@ int smb_flush_async(struct smb_client *c, struct smb_file *f, smb_cb cb, void *p
 	return rc < 0 ? rc : c->ops->flush(c, f, cb, priv);
 }
 
+int smb_frename_async(struct smb_client *c, struct smb_file *f, const char *to, int replace,
+		      smb_cb cb, void *priv)
+{
+	int rc = ready(c);
+	return rc < 0 ? rc : c->ops->rename(c, f, to, replace, cb, priv);
+}
+
 int smb_echo_async(struct smb_client *c, smb_cb cb, void *priv)
 {
 	int rc = ready(c);

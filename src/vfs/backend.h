@@ -31,7 +31,9 @@ void vfs_op_done(struct vfs_op *op, int rc, const char *msg);
 int vfs_dir_add(struct vfs_dir *d, const char *name, size_t name_len, const struct vfs_battr *a);
 
 /* Backend open flags: VFS_O_* after the cache-mode rules (APPEND never reaches a backend). A
- * backend opens regular files only (SMBG_EISDIR for a directory). */
+ * backend opens regular files only (SMBG_EISDIR for a directory). VFS_BO_RENAME (backends
+ * with frename only): the handle may be renamed. */
+#define VFS_BO_RENAME 0x40
 
 struct vfs_backend_ops {
 	const char *name;
@@ -77,6 +79,10 @@ struct vfs_backend_ops {
 	void (*setattr)(void *bc, struct vfs_op *op, const char *path, void *fh,
 			const struct vfs_setattr *sa);
 	void (*fsync)(void *bc, struct vfs_op *op, void *fh);
+	/* Optional: renames the open file fh (opened with VFS_BO_RENAME) to path `to`, over an
+	 * existing file: an atomic upload's commit in one request. NULL: the VFS renames by
+	 * path after closing. */
+	void (*frename)(void *bc, struct vfs_op *op, void *fh, const char *to);
 	/* Closes and frees fh, also on failure. */
 	void (*close)(void *bc, struct vfs_op *op, void *fh);
 	/* Optional: starts closing fh and frees it without waiting for the server's answer;

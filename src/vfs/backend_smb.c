@@ -639,6 +639,8 @@ static void smb_open_op(void *p, struct vfs_op *op, const char *path, int flags,
 		sf |= SMB_O_EXCL;
 	if (flags & VFS_O_TRUNC)
 		sf |= SMB_O_TRUNC;
+	if (flags & VFS_BO_RENAME)
+		sf |= SMB_O_DELETE;
 	int rc = smb_open_stat_async(bc->c, r->path, sf, &r->f, &r->st, open_done, r);
 	if (rc < 0) {
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
@@ -690,6 +692,26 @@ static void smb_fstat_op(void *p, struct vfs_op *op, void *fh, struct vfs_battr 
 	r->op = op;
 	r->ba = out;
 	int rc = smb_fstat_async(bc->c, fh, &r->st, fstat_done, r);
+	if (rc < 0) {
+		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
+		req_free(r);
+	}
+}
+
+static void frename_done(struct smb_client *c, int rc, void *priv)
+{
+	struct smb_req *r = priv;
+	vfs_op_done(r->op, rc < 0 ? rc : 0, rc < 0 ? smb_client_errmsg(c) : NULL);
+	req_free(r);
+}
+
+static void smb_frename_op(void *p, struct vfs_op *op, void *fh, const char *to)
+{
+	struct smb_conn *bc = p;
+	struct smb_req *r = path_req_new(bc, op, to, NULL);
+	if (!r)
+		return;
+	int rc = smb_frename_async(bc->c, fh, r->path, 1, frename_done, r);
 	if (rc < 0) {
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
 		req_free(r);
@@ -874,6 +896,7 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .fsync = smb_fsync_op,
     .close = smb_close_op,
     .close_nowait = smb_close_nowait_op,
+    .frename = smb_frename_op,
     .mkdir = smb_mkdir_op,
     .rmdir = smb_rmdir_op,
     .unlink = smb_unlink_op,

@@ -85,10 +85,12 @@ struct vfs_file {
 	int wrote;
 	unsigned pending_times; /* VFS_SET_ATIME/MTIME to apply at close */
 	struct timespec atime, mtime;
-	int refs;	  /* the handle's owner, plus reads and the read-ahead in flight */
-	int closed;	  /* vfs_close called: nothing more is learned or started */
-	int abandon;	  /* vfs_file_abandon: the client went away */
-	char *tmp_path;	  /* an atomic upload: written here, renamed over path at close */
+	int refs;	/* the handle's owner, plus reads and the read-ahead in flight */
+	int closed;	/* vfs_close called: nothing more is learned or started */
+	int abandon;	/* vfs_file_abandon: the client went away */
+	char *tmp_path; /* an atomic upload: written here, renamed over path at close */
+	int renamed;	/* the handle was renamed over path (frename) */
+	int rename_failed;
 	int write_failed; /* a write failed: the upload is not complete */
 	/* what the server said lately (see the top of the file) */
 	struct vfs_battr oattr; /* the attributes the open returned */
@@ -1372,6 +1374,13 @@ enum {
 	OA_OPEN_TARGET	    /* no TRUNC, no temporary: write the existing file in place */
 };
 
+/* A temporary that the backend can rename by its handle is opened so (one request at
+ * close instead of a rename by path). */
+static int rename_flag(struct vfs_conn *c)
+{
+	return c->v->ops->frename ? VFS_BO_RENAME : 0;
+}
+
 static void oa_submit(struct vfs_op *op, int step)
 {
 	struct vfs_conn *c = op->c;
@@ -1384,11 +1393,13 @@ static void oa_submit(struct vfs_op *op, int step)
 		c->v->ops->stat(c->bc, op, op->path, &op->ba);
 		break;
 	case OA_CREATE_TMP:
-		c->v->ops->open(c->bc, op, op->path2, VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC,
-				&f->fh, &op->ba);
+		c->v->ops->open(c->bc, op, op->path2,
+				VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC | rename_flag(c), &f->fh,
+				&op->ba);
 		break;
 	case OA_OPEN_TMP:
-		c->v->ops->open(c->bc, op, op->path2, VFS_O_WRITE, &f->fh, &op->ba);
+		c->v->ops->open(c->bc, op, op->path2, VFS_O_WRITE | rename_flag(c), &f->fh,
+				&op->ba);
 		break;
 	default:
 		c->v->ops->open(c->bc, op, op->path, VFS_O_WRITE, &f->fh, &op->ba);
@@ -1528,7 +1539,15 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 			oa_submit(op, OA_OPEN_TMP);
 			return 0;
 		}
-		/* what is the target (a folder, a link leading out)? a fresh listing knows */
+		/* what is the target (a folder, a link leading out)? a fresh listing knows. A
+		 * remote backend is not asked in the common case (CREAT|TRUNC): a round trip per
+		 * upload, for a folder in the way that the rename at close reports anyway (and
+		 * links there are the server's business) */
+		if ((vfs_caps(c->v) & VFS_CAP_REMOTE) && (bflags & VFS_O_CREAT) &&
+		    !(bflags & VFS_O_EXCL)) {
+			oa_submit(op, OA_CREATE_TMP);
+			return 0;
+		}
 		struct vfs_attr ca;
 		size_t plen;
 		const char *base = vfs_path_base(path, &plen);
@@ -1811,14 +1830,27 @@ static int close_then(struct vfs_op *op)
 {
 	struct vfs_conn *c = op->c;
 	struct vfs_file *f = op->f;
+	if (op->step == 0 && f->tmp_path && op->rc >= 0 && !f->abandon && !f->write_failed &&
+	    c->v->ops->frename) {
+		/* a complete upload: renamed over its name by the handle, then closed */
+		op->step = 3;
+		c->v->ops->frename(c->bc, op, f->fh, f->path);
+		return 1;
+	}
+	if (op->step == 3) {
+		if (op->rc >= 0)
+			f->renamed = 1;
+		else
+			f->rename_failed = 1;
+		op->step = 0; /* close, keeping the rename's error */
+	}
 	if (op->step == 0) {
 		/* times were set (or not) before closing; a failure there is reported, but the
 		 * file is closed either way */
-		int rc = op->rc;
 		op->step = 1;
 		void *fh = f->fh;
 		f->fh = NULL;
-		op->saved_rc = rc;
+		op_save(op);
 		if (!(f->flags & VFS_O_WRITE) && c->v->ops->close_nowait) {
 			/* read only: nothing can go wrong that the client could act on */
 			c->v->ops->close_nowait(c->bc, fh);
@@ -1830,8 +1862,15 @@ static int close_then(struct vfs_op *op)
 	}
 	if (op->step == 1) {
 		if (op->rc >= 0 && op->saved_rc < 0)
-			op->rc = op->saved_rc;
-		if (f->tmp_path && op->rc >= 0 && !f->abandon && !f->write_failed) {
+			op_restore(op);
+		if (f->rename_failed) {
+			char m[OP_MSG_MAX];
+			snprintf(m, sizeof(m), "%s", op->msg[0] ? op->msg : smbg_strerror(op->rc));
+			snprintf(op->msg, sizeof(op->msg),
+				 "renaming the upload over its name failed: %.120s", m);
+		}
+		if (f->tmp_path && !f->renamed && !f->rename_failed && op->rc >= 0 && !f->abandon &&
+		    !f->write_failed) {
 			/* complete: it appears under its name now, whole */
 			op->step = 2;
 			c->v->ops->rename(c->bc, op, f->tmp_path, f->path, 1);
