@@ -85,12 +85,11 @@ struct vfs_file {
 	int wrote;
 	unsigned pending_times; /* VFS_SET_ATIME/MTIME to apply at close */
 	struct timespec atime, mtime;
-	int refs;	/* the handle's owner, plus reads and the read-ahead in flight */
-	int closed;	/* vfs_close called: nothing more is learned or started */
-	int abandon;	/* vfs_file_abandon: the client went away */
-	char *tmp_path; /* an atomic upload: written here, renamed over path at close */
-	int renamed;	/* the handle was renamed over path (frename) */
-	int rename_failed;
+	int refs;	  /* the handle's owner, plus reads and the read-ahead in flight */
+	int closed;	  /* vfs_close called: nothing more is learned or started */
+	int abandon;	  /* vfs_file_abandon: the client went away */
+	char *tmp_path;	  /* an atomic upload: written here, renamed over path at close */
+	int renamed;	  /* the handle was renamed over path (frename) */
 	int write_failed; /* a write failed: the upload is not complete */
 	/* what the server said lately (see the top of the file) */
 	struct vfs_battr oattr; /* the attributes the open returned */
@@ -1838,11 +1837,16 @@ static int close_then(struct vfs_op *op)
 		return 1;
 	}
 	if (op->step == 3) {
+		/* not renamed by the handle (an SMB1 server may refuse it): by path after the
+		 * close, as backends without frename do; that one's error is reported */
 		if (op->rc >= 0)
 			f->renamed = 1;
 		else
-			f->rename_failed = 1;
-		op->step = 0; /* close, keeping the rename's error */
+			log_debug("vfs: %s: rename by handle failed (%s); renaming by path",
+				  f->path, op->msg[0] ? op->msg : smbg_strerror(op->rc));
+		op->rc = 0;
+		op->msg[0] = '\0';
+		op->step = 0;
 	}
 	if (op->step == 0) {
 		/* times were set (or not) before closing; a failure there is reported, but the
@@ -1863,14 +1867,7 @@ static int close_then(struct vfs_op *op)
 	if (op->step == 1) {
 		if (op->rc >= 0 && op->saved_rc < 0)
 			op_restore(op);
-		if (f->rename_failed) {
-			char m[OP_MSG_MAX];
-			snprintf(m, sizeof(m), "%s", op->msg[0] ? op->msg : smbg_strerror(op->rc));
-			snprintf(op->msg, sizeof(op->msg),
-				 "renaming the upload over its name failed: %.120s", m);
-		}
-		if (f->tmp_path && !f->renamed && !f->rename_failed && op->rc >= 0 && !f->abandon &&
-		    !f->write_failed) {
+		if (f->tmp_path && !f->renamed && op->rc >= 0 && !f->abandon && !f->write_failed) {
 			/* complete: it appears under its name now, whole */
 			op->step = 2;
 			c->v->ops->rename(c->bc, op, f->tmp_path, f->path, 1);

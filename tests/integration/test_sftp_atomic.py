@@ -1,5 +1,5 @@
 """Atomic uploads through `smbgate serve sftp` (DESIGN decision 13), on both backends (a local
-folder and a share of the private Samba): an upload is written under a hidden temporary name
+folder and a share of the private Samba, over SMB2/3 and SMB1): an upload is written under a hidden temporary name
 and renamed over its target when the client closes it. The gateway killed mid-upload
 (SIGKILL) leaves no half file under the target's name; OpenSSH's `reput` then continues the
 temporary and the result is byte-exact; `--inplace` writes the target directly.
@@ -28,11 +28,16 @@ def hostkey():
     k.cleanup()
 
 
-@pytest.fixture(params=["local", "smb"])
+@pytest.fixture(params=["local", "smb", "smb1"])
 def remote(request, shm_path):
-    """(what to serve, the served folder on this machine, samba or None)"""
+    """(what to serve, the served folder on this machine, samba or None); smb1: a Samba that
+    allows NT1, spoken to with SMB1 only (the rename by handle takes another path there)"""
     if request.param == "local":
         return str(shm_path), shm_path, None
+    if request.param == "smb1":
+        samba = request.getfixturevalue("samba_nt1")
+        area = Area(samba)
+        return area.url(max_protocol="NT1"), area.path, samba
     samba = request.getfixturevalue("samba")
     area = Area(samba)
     return area.url(), area.path, samba
