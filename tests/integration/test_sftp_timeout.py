@@ -153,19 +153,24 @@ def test_frozen_smbd_read_answered_within_timeout(server, area, samba):
 
 
 @pytest.mark.timeout(90)
-def test_frozen_samba_openssh_get_fails_in_time(server, area, samba, tmp_path):
-    """OpenSSH's sftp get through the gateway while all of Samba is frozen: sftp reports an
-    error within a few seconds (it used to wait forever), and the gateway serves again once
-    Samba is back."""
+@pytest.mark.parametrize("via", ["ssh", "stdio"])
+def test_frozen_samba_openssh_get_fails_in_time(server, smbgate_bin, area, samba, tmp_path, via):
+    """OpenSSH's sftp get through the gateway (the listener, or --stdio under `sftp -D`) while
+    all of Samba is frozen: sftp reports an error within a few seconds (it used to wait
+    forever), and the gateway serves again once Samba is back."""
     data = os.urandom(24 * 1024 * 1024)
     area.write("big.bin", data)
     s = server(area.url(), "--timeout", str(TIMEOUT))
     out = tmp_path / "down.bin"
     with open(os.path.join(tmp_path, "b.sftp"), "w") as bf:
         bf.write(f"get big.bin {out}\n")
-    cmd = ["sshpass", "-p", PASSWORD, "sftp", *SSH_OPTS, "-o", "BatchMode=no",
-           "-o", "PubkeyAuthentication=no", "-l", "16000", "-P", str(s.port),
-           "-b", str(tmp_path / "b.sftp"), f"{USER}@127.0.0.1"]
+    if via == "ssh":
+        cmd = ["sshpass", "-p", PASSWORD, "sftp", *SSH_OPTS, "-o", "BatchMode=no",
+               "-o", "PubkeyAuthentication=no", "-l", "16000", "-P", str(s.port),
+               "-b", str(tmp_path / "b.sftp"), f"{USER}@127.0.0.1"]
+    else:
+        gw = f"{smbgate_bin} serve sftp --stdio --timeout {TIMEOUT} '{area.url()}'"
+        cmd = ["sftp", "-l", "16000", "-D", gw, "-b", str(tmp_path / "b.sftp")]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 20
