@@ -615,6 +615,9 @@ static int may_start(const struct sftp_engine *e, const struct sftp_req *r)
 	 * not let a client park 1024 of them). Something in flight frees it again. */
 	if (e->busy > 0 && e->out_bytes + e->data_inflight >= e->o.max_buffered)
 		return 0;
+	/* replies alone past it: only the client reading them frees it */
+	if (e->out_bytes >= e->o.max_buffered)
+		return 0;
 	return 1;
 }
 
