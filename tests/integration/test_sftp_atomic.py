@@ -170,3 +170,40 @@ def test_inplace_writes_the_target(server, remote):
     assert c.status(p)[0] == FX_OK
     t.close()
     assert (disk / "ip.bin").read_bytes() == data
+
+
+def test_smbd_killed_mid_upload_leaves_no_half_file(server, samba, tmp_path):
+    """The smbd serving the gateway's session is killed mid-upload (as Samba dying): the
+    client's writes fail, its CLOSE says the upload failed, and the target keeps its old
+    content (before: a half file under the target's name)."""
+    import signal
+
+    from test_sftp_timeout import gateway_smb_ports, smbd_serving
+    area = Area(samba)
+    old = b"the complete old version\n"
+    area.write("up.bin", old)
+    s = server(area.url())
+    t = s.paramiko()
+    c = RawSftp(t)
+    h, err = c.open(1, "up.bin", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert h, err
+    write_acked(c, h, os.urandom(4 * MiB))
+    ports = gateway_smb_ports(s.proc.pid, samba.port)
+    assert len(ports) == 1, ports
+    pid = smbd_serving(next(iter(ports)), samba.port)
+    assert pid
+    os.kill(pid, signal.SIGKILL)
+    # the rest of the upload fails (not all at once: some may be in flight already)
+    codes = set()
+    for i in range(8):
+        c.send(WRITE, 500 + i, c.s(h) + struct.pack(">Q", 4 * MiB + i * 32768) +
+               c.s(b"y" * 32768))
+    for _ in range(8):
+        typ, rid, p = c.recv()
+        codes.add(c.status(p)[0])
+    assert codes - {FX_OK}, codes
+    typ, p = c.call(CLOSE, 2, c.s(h))
+    code, msg = c.status(p)
+    assert code != FX_OK, msg
+    t.close()
+    assert (area.path / "up.bin").read_bytes() == old
