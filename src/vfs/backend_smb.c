@@ -326,7 +326,7 @@ static void pool_keep(struct smb_shared *sh)
 		int64_t since = 0, now = clock_now_ms();
 		int expired = 0;
 		pthread_mutex_lock(&sh->lock);
-		for (int i = 0; i < sh->npool; i++) {
+		for (int i = 0; i < sh->npool && !sh->stopping; i++) {
 			expired = now - sh->pool_since[i] > sh->pool_idle_ms;
 			if (expired || now - sh->pool_echo[i] >= sh->pool_echo_ms) {
 				c = sh->pool[i];
