@@ -149,6 +149,17 @@ static void env_ms(const char *name, int64_t *v)
 	}
 }
 
+#define LOGOFF_TIMEOUT_S 2 /* an idle connection's goodbye is best effort */
+
+/* Frees an idle connection: its logoff may wait LOGOFF_TIMEOUT_S at most (a server that does
+ * not answer must not hold the exit or the keeper for --timeout). */
+static void idle_free(struct smb_client *c)
+{
+	if (c)
+		smb_client_set_timeout(c, LOGOFF_TIMEOUT_S);
+	smb_client_free(c);
+}
+
 /* A client for the shared URL with the configured timeout (NULL without memory). */
 static struct smb_client *client_new(struct smb_shared *sh)
 {
@@ -243,7 +254,7 @@ static void smb_fini(void *bs)
 		pthread_join(sh->keeper, NULL);
 	}
 	for (int i = 0; i < sh->npool; i++)
-		smb_client_free(sh->pool[i]);
+		idle_free(sh->pool[i]);
 	pthread_cond_destroy(&sh->wake);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh->display);
@@ -295,7 +306,7 @@ static struct smb_client *pool_take(struct smb_shared *sh)
 	}
 	pthread_mutex_unlock(&sh->lock);
 	for (int i = 0; i < nstale; i++)
-		smb_client_free(stale[i]); /* logoff on the wire: outside the lock */
+		idle_free(stale[i]); /* logoff on the wire: outside the lock */
 	if (c && !pool_usable(c)) {
 		smb_client_free(c);
 		c = NULL;
@@ -343,7 +354,7 @@ static void pool_keep(struct smb_shared *sh)
 		if (expired) {
 			log_debug("smb: closing a connection idle for %d s",
 				  (int)(sh->pool_idle_ms / 1000));
-			smb_client_free(c);
+			idle_free(c);
 			continue;
 		}
 		pthread_mutex_lock(&sh->lock);
@@ -365,7 +376,7 @@ static void pool_keep(struct smb_shared *sh)
 				  smb_client_errmsg(c));
 		}
 		if (!keep)
-			smb_client_free(c);
+			idle_free(c);
 	}
 }
 
@@ -456,7 +467,7 @@ static void smb_conn_close(void *p)
 			bc->c = NULL;
 		pthread_mutex_unlock(&sh->lock);
 	}
-	smb_client_free(bc->c); /* closes any handle still open, logs off */
+	idle_free(bc->c); /* logs off (every handle was closed before) */
 	free(bc);
 }
 
