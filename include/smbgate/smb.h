@@ -164,6 +164,11 @@ int smb_client_next_deadline_ms(const struct smb_client *c);
  * connections can be kept alive with smb_echo_async() (servers drop idle clients; Windows
  * after about 15 minutes). 0 when not connected. */
 int64_t smb_client_idle_ms(const struct smb_client *c);
+/* Ends the connection now and fails every request in flight or parked with err (their
+ * callbacks run before this returns), so that no buffer they borrowed is written into later;
+ * why (optional) becomes the message. With reconnect on, later requests reconnect as after
+ * any drop; without it the client is dead. */
+void smb_client_abort(struct smb_client *c, int err, const char *why);
 /* Number of requests waiting for a response (with reconnect on: also those parked until the
  * connection is back). */
 size_t smb_client_pending(const struct smb_client *c);

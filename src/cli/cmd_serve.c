@@ -70,6 +70,10 @@ static const char usage_text[] =
     "  --no-modtime             neither read nor set modification times\n"
     "  --no-checksum            refuse md5sum/sha1sum/sha256sum\n"
     "  --no-seek                refuse reads that are not sequential\n"
+    "  --timeout DURATION       answer a request the SMB server leaves unanswered this\n"
+    "                           long with an error (default 30s; 0 = never)\n"
+    "  --inplace                uploads write the file itself, not a temporary name\n"
+    "                           renamed over it when complete\n"
     "  -v, --verbose            access log (-vv: debug)\n"
     "  -h, --help               this text\n"
     "\n"
@@ -107,6 +111,8 @@ enum {
 	O_NOMODTIME,
 	O_NOCHECKSUM,
 	O_NOSEEK,
+	O_TIMEOUT,
+	O_INPLACE,
 };
 
 static const struct option long_opts[] = {
@@ -137,6 +143,8 @@ static const struct option long_opts[] = {
     {"no-modtime", no_argument, NULL, O_NOMODTIME},
     {"no-checksum", no_argument, NULL, O_NOCHECKSUM},
     {"no-seek", no_argument, NULL, O_NOSEEK},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"inplace", no_argument, NULL, O_INPLACE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -429,6 +437,16 @@ static int cmd_serve_main(int argc, char **argv)
 			break;
 		case O_NOSEEK:
 			vo.no_seek = 1;
+			break;
+		case O_TIMEOUT: {
+			long d = parse_duration(optarg);
+			if (d < 0 || d > 86400)
+				return bad("--timeout", optarg);
+			vo.timeout = (int)d;
+			break;
+		}
+		case O_INPLACE:
+			vo.inplace = 1;
 			break;
 		default:
 			fprintf(stderr,

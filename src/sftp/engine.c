@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sftp/internal.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define MAX_BUSY     1024		/* requests started and not answered */
@@ -218,6 +219,7 @@ void sftp_reply_status(struct sftp_engine *e, uint32_t id, int err, const char *
 
 static void req_free(struct sftp_engine *e, struct sftp_req *r)
 {
+	e->data_inflight -= r->charged;
 	if (r->pkt_big)
 		sftp_big_put(e, r->pkt);
 	else
@@ -242,19 +244,67 @@ static void start_now(struct sftp_req *r)
 	r->start(r);
 }
 
+/* Shutdown: when nothing is idle any more and someone waits, tell them (may free e: call
+ * last). */
+static void maybe_done(struct sftp_engine *e)
+{
+	if (e->shutting && e->done_fn && sftp_engine_idle(e)) {
+		void (*fn)(void *) = e->done_fn;
+		e->done_fn = NULL;
+		fn(e->done_priv);
+	}
+}
+
+static void shut_close_done(void *priv, int rc, const char *msg)
+{
+	struct sftp_engine *e = priv;
+	(void)msg;
+	if (rc < 0)
+		log_warn("sftp: closing a handle left open by the client: %s", smbg_strerror(rc));
+	e->closing--;
+	maybe_done(e);
+}
+
+void sftp_handle_shut(struct sftp_engine *e, struct sftp_handle *h)
+{
+	if (h->f) {
+		struct vfs_file *f = h->f;
+		h->f = NULL;
+		vfs_file_abandon(f); /* not closed by the client: not a complete upload */
+		if (vfs_close(e->vc, f, shut_close_done, e) == 0)
+			e->closing++;
+	}
+	sftp_handle_release(e, h);
+}
+
+/* Drops the requests waiting on h (shutdown). */
+static void handle_drop_queue(struct sftp_engine *e, struct sftp_handle *h)
+{
+	while (h->wq_head) {
+		struct sftp_req *r = h->wq_head;
+		h->wq_head = r->next;
+		r->next = NULL;
+		r->h = NULL;
+		e->busy--;
+		req_free(e, r);
+	}
+	h->wq_tail = NULL;
+}
+
 static void handle_pump(struct sftp_engine *e, struct sftp_handle *h)
 {
+	if (e->shutting) { /* start nothing new; close the handle once its work is done */
+		handle_drop_queue(e, h);
+		if (h->inflight == 0 && h->ready)
+			sftp_handle_shut(e, h);
+		return;
+	}
 	while (h->wq_head && can_start(h, h->wq_head)) {
 		struct sftp_req *r = h->wq_head;
 		h->wq_head = r->next;
 		if (!h->wq_head)
 			h->wq_tail = NULL;
 		r->next = NULL;
-		if (e->fatal == 2) { /* shutting down: drop, start nothing new */
-			e->busy--;
-			req_free(e, r);
-			continue;
-		}
 		if (r->type == SSH_FXP_CLOSE) {
 			/* a CLOSE may free h as it starts; nothing can be queued behind it */
 			start_now(r);
@@ -291,6 +341,7 @@ void sftp_req_done(struct sftp_req *r)
 	req_free(e, r);
 	if (h)
 		handle_pump(e, h);
+	maybe_done(e);
 }
 
 void sftp_req_status(struct sftp_req *r, int err, const char *msg)
@@ -470,7 +521,7 @@ struct sftp_engine *sftp_engine_new(struct vfs_conn *vc, const struct sftp_opts 
 
 size_t sftp_engine_input_room(const struct sftp_engine *e)
 {
-	if (e->fatal)
+	if (e->fatal || e->shutting)
 		return 0;
 	return e->q_bytes < INPUT_QUEUED ? INPUT_QUEUED - e->q_bytes : 0;
 }
@@ -508,7 +559,7 @@ size_t sftp_engine_input(struct sftp_engine *e, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	size_t used = 0;
-	while (used < len && !e->fatal) {
+	while (used < len && !e->fatal && !e->shutting) {
 		if (!e->cur) {
 			/* between packets: stop here when enough is buffered */
 			if (e->lenhave == 0 && e->q_bytes >= INPUT_QUEUED)
@@ -556,18 +607,23 @@ size_t sftp_engine_input(struct sftp_engine *e, const void *buf, size_t len)
 
 static int may_start(const struct sftp_engine *e, const struct sftp_req *r)
 {
+	(void)r;
 	if (e->busy >= MAX_BUSY)
 		return 0;
-	/* reads bring data: hold them back while the client is not taking what it has */
-	if (r->type == SSH_FXP_READ && e->busy > 0 &&
-	    e->out_bytes + e->data_inflight >= e->o.max_buffered)
+	/* one memory budget: READ data coming and waiting to be sent, and the packets of the
+	 * requests started (a WRITE's data stays until the server has it; a slow server must
+	 * not let a client park 1024 of them). Something in flight frees it again. */
+	if (e->busy > 0 && e->out_bytes + e->data_inflight >= e->o.max_buffered)
+		return 0;
+	/* replies alone past it: only the client reading them frees it */
+	if (e->out_bytes >= e->o.max_buffered)
 		return 0;
 	return 1;
 }
 
 static void dispatch_queue(struct sftp_engine *e)
 {
-	while (e->q_head && !e->fatal && may_start(e, e->q_head)) {
+	while (e->q_head && !e->fatal && !e->shutting && may_start(e, e->q_head)) {
 		struct sftp_req *r = e->q_head;
 		e->q_head = r->next;
 		if (!e->q_head)
@@ -583,6 +639,8 @@ static void dispatch_queue(struct sftp_engine *e)
 		}
 		e->busy++;
 		e->stats.requests++;
+		r->charged = r->pkt_len;
+		e->data_inflight += r->charged;
 		uint8_t hi = handler_index[r->type];
 		if (!hi) {
 			sftp_req_status(r, SMBG_ENOTSUP, "unknown request type");
@@ -667,83 +725,80 @@ const struct sftp_stats *sftp_engine_stats(const struct sftp_engine *e)
 	return &e->stats;
 }
 
-/* Runs the VFS loop until every request started has been answered. */
-static void wait_idle(struct sftp_engine *e)
+int sftp_engine_idle(const struct sftp_engine *e)
 {
-	for (;;) {
-		vfs_conn_run(e->vc);
-		if (e->busy == 0)
-			return;
-		struct pollfd fds[4];
-		int n = vfs_conn_pollfds(e->vc, fds, 4);
-		if (vfs_conn_has_completions(e->vc))
-			continue;
-		if (n == 0)
-			return; /* nothing can complete them: give up rather than hang */
-		int r = poll(fds, (nfds_t)n, 60000);
-		if (r == 0 || (r < 0 && errno != EINTR))
-			return;
-		if (r > 0 && vfs_conn_service(e->vc, fds, n) < 0) {
-			vfs_conn_run(e->vc);
-			if (e->busy)
-				return;
-		}
-	}
+	return e->busy == 0 && e->closing == 0;
 }
 
-static void close_done(void *priv, int rc, const char *msg)
+void sftp_engine_set_done_cb(struct sftp_engine *e, void (*fn)(void *priv), void *priv)
 {
-	(void)msg;
-	if (rc < 0)
-		log_warn("sftp: closing a handle left open by the client: %s", smbg_strerror(rc));
-	(*(size_t *)priv)--;
+	e->done_fn = fn;
+	e->done_priv = priv;
 }
 
-void sftp_engine_free(struct sftp_engine *e)
+void sftp_engine_shutdown(struct sftp_engine *e)
 {
-	if (!e)
+	if (e->shutting)
 		return;
-	/* drop what was never started; finish what was */
+	e->shutting = 1;
+	/* what was never started is dropped (the client is gone: no one reads answers) */
 	while (e->q_head) {
 		struct sftp_req *r = e->q_head;
 		e->q_head = r->next;
 		req_free(e, r);
 	}
 	e->q_tail = NULL;
-	e->fatal = 2; /* handle queues drain without starting anything */
-	wait_idle(e);
-	/* close what the client left open, so that no backend handle stays open */
-	size_t closing = 0;
-	for (size_t i = 0; i < e->nslots; i++) {
-		struct sftp_handle *h = e->slots[i];
-		if (!h)
-			continue;
-		if (h->f && vfs_close(e->vc, h->f, close_done, &closing) == 0)
-			closing++;
-		h->f = NULL;
-		sftp_handle_release(e, h);
-	}
-	while (closing > 0) {
-		size_t before = closing;
-		vfs_conn_run(e->vc);
-		if (closing == 0)
-			break;
-		struct pollfd fds[4];
-		int n = vfs_conn_pollfds(e->vc, fds, 4);
-		if (vfs_conn_has_completions(e->vc))
-			continue;
-		if (n == 0 || poll(fds, (nfds_t)n, 60000) <= 0)
-			break;
-		(void)vfs_conn_service(e->vc, fds, n);
-		(void)before;
-	}
-	free(e->slots);
+	e->q_bytes = 0;
 	if (e->cur) {
 		if (e->curbig)
 			sftp_big_put(e, e->cur);
 		else
 			free(e->cur);
+		e->cur = NULL;
 	}
+	/* handles: idle ones close now, busy ones when their last request completes (in
+	 * handle_pump); one being opened closes in its open callback */
+	for (size_t i = 0; i < e->nslots; i++) {
+		struct sftp_handle *h = e->slots[i];
+		if (h)
+			handle_pump(e, h);
+	}
+}
+
+static int engine_idle_cond(void *arg)
+{
+	return sftp_engine_idle(arg);
+}
+
+void sftp_engine_free(struct sftp_engine *e)
+{
+	if (!e)
+		return;
+	e->done_fn = NULL;
+	sftp_engine_shutdown(e);
+	if (!sftp_engine_idle(e)) {
+		/* every VFS operation ends by its deadline; a margin on top */
+		int t = vfs_options(e->v)->timeout;
+		int64_t wait = (t > 0 ? (int64_t)t * 1000 : 30000) + 2000;
+		if (vfs_conn_run_until(e->vc, engine_idle_cond, e, clock_now_ms() + wait) < 0 &&
+		    !sftp_engine_idle(e)) {
+			log_warn("sftp: %zu requests still in flight at the end of the session: "
+				 "ending the backend connection",
+				 e->busy);
+			vfs_conn_abort(e->vc, "the session ended while requests were in flight");
+			(void)vfs_conn_run_until(e->vc, engine_idle_cond, e, clock_now_ms() + 2000);
+		}
+		if (!sftp_engine_idle(e)) {
+			/* never free what an operation could still complete into */
+			log_error("sftp: %zu requests never completed; their memory is kept",
+				  e->busy + e->closing);
+			return;
+		}
+	}
+	for (size_t i = 0; i < e->nslots; i++) /* only handles being opened can be left */
+		if (e->slots[i])
+			sftp_handle_release(e, e->slots[i]);
+	free(e->slots);
 	while (e->out_head) {
 		struct obuf *ob = e->out_head;
 		e->out_head = ob->next;

@@ -75,6 +75,7 @@ struct sftp_req {
 	struct vfs_dir *dir;
 	struct sftp_handle *nh; /* the handle an OPEN/OPENDIR is creating */
 	int flags;
+	size_t charged; /* bytes of its packet counted in e->data_inflight until it is freed */
 };
 
 struct sftp_engine {
@@ -99,7 +100,8 @@ struct sftp_engine {
 	/* output */
 	struct obuf *out_head, *out_tail;
 	size_t out_bytes;
-	/* requests started and not answered; bytes of read data they will bring */
+	/* requests started and not answered; bytes they hold: their packets (WRITE data) and
+	 * the read data they will bring. One budget, max_buffered, with the output queued. */
 	size_t busy;
 	size_t data_inflight;
 	/* pools */
@@ -111,6 +113,11 @@ struct sftp_engine {
 	char uname[33], gname[33];
 	struct sftp_stats stats;
 	int processing;
+	/* shutdown: no input, nothing new starts; handles close as their work ends */
+	int shutting;
+	size_t closing; /* vfs_close calls of the shutdown not completed */
+	void (*done_fn)(void *priv);
+	void *done_priv;
 };
 
 /* ---- engine.c ---- */
@@ -136,6 +143,8 @@ void sftp_cb_status(void *priv, int rc, const char *msg);
 /* Handles */
 struct sftp_handle *sftp_handle_new(struct sftp_engine *e, enum handle_type type);
 void sftp_handle_release(struct sftp_engine *e, struct sftp_handle *h);
+/* Shutdown: closes h's file as abandoned (not a complete upload) and releases h. */
+void sftp_handle_shut(struct sftp_engine *e, struct sftp_handle *h);
 /* Reads a handle string from r->cur; NULL with the status already sent when it is invalid. */
 struct sftp_handle *sftp_req_handle(struct sftp_req *r);
 void sftp_put_handle(struct wbuf *b, const struct sftp_handle *h);

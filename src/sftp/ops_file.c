@@ -54,6 +54,11 @@ static void open_cb(void *priv, int rc, const char *msg)
 	h->path = r->path;
 	r->path = NULL;
 	h->ready = 1;
+	if (e->shutting) { /* the session ended meanwhile: the file is not the client's */
+		sftp_handle_shut(e, h);
+		sftp_req_done(r);
+		return;
+	}
 	reply_handle(r, h);
 	sftp_req_done(r);
 }
@@ -234,6 +239,11 @@ void sftp_op_read(struct sftp_req *r)
 static void write_cb(void *priv, int rc, const char *msg)
 {
 	struct sftp_req *r = priv;
+	/* all or nothing: a short count would leave a hole the client never hears of */
+	if (rc >= 0 && (uint32_t)rc != r->n) {
+		rc = SMBG_EIO;
+		msg = "short write: the server wrote less than was sent";
+	}
 	if (rc >= 0) {
 		r->e->stats.bytes_written += r->n;
 		r->h->bytes_written += r->n;

@@ -101,6 +101,11 @@ static void opendir_cb(void *priv, int rc, const char *msg)
 	h->path = r->path;
 	r->path = NULL;
 	h->ready = 1;
+	if (e->shutting) { /* the session ended meanwhile */
+		sftp_handle_shut(e, h);
+		sftp_req_done(r);
+		return;
+	}
 	struct wbuf *b = sftp_reply_begin(e, SSH_FXP_HANDLE, r->id);
 	sftp_put_handle(b, h);
 	sftp_reply_end(e);

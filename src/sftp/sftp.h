@@ -9,9 +9,10 @@
  *
  * Limits: a packet longer than SFTP_MAX_PACKET ends the session before anything is
  * allocated for it; at most max_handles handles are open per session (an OPEN beyond that
- * gets SSH_FX_FAILURE "too many open handles"); while more than max_buffered bytes of reply
- * data are in flight or waiting to be sent, no new request is started and input stops being
- * taken (the transport's flow control then holds the client back).
+ * gets SSH_FX_FAILURE "too many open handles"); while more than max_buffered bytes of request
+ * packets started (WRITE data), read data in flight and replies waiting to be sent are held,
+ * no new request is started and input stops being taken past 4 MiB of packets (the
+ * transport's flow control then holds the client back).
  */
 #ifndef SMBGATE_SFTP_H
 #define SMBGATE_SFTP_H
@@ -29,10 +30,12 @@
 #define SFTP_MAX_DATA (256 * 1024 - 1024)
 
 struct sftp_opts {
-	size_t max_handles;  /* open files + directories per session (default 1024) */
-	size_t max_buffered; /* bytes of read data in flight + output queued (default 8 MiB) */
-	const char *who;     /* "user@host:port" for access logs (borrowed) */
-	int access_log;	     /* log every request at info level (-v) */
+	size_t max_handles; /* open files + directories per session (default 1024) */
+	/* bytes of request packets started (WRITE data) + read data in flight + output queued
+	 * (default 8 MiB); past it, nothing new starts */
+	size_t max_buffered;
+	const char *who; /* "user@host:port" for access logs (borrowed) */
+	int access_log;	 /* log every request at info level (-v) */
 };
 
 struct sftp_stats {
@@ -48,8 +51,24 @@ void sftp_opts_default(struct sftp_opts *o);
 
 /* vc is borrowed and must outlive the engine. NULL on allocation failure. */
 struct sftp_engine *sftp_engine_new(struct vfs_conn *vc, const struct sftp_opts *o);
-/* Closes every handle the client left open (waiting for the VFS operations still in
- * flight, so no backend handle stays open), then frees. NULL is a no-op. */
+
+/* Ending a session without blocking (the SSH listener): sftp_engine_shutdown() stops taking
+ * input, drops the requests not started, and closes the handles the client left open (an
+ * upload left open is not complete: it stays under its temporary name); requests in flight
+ * finish, each by its VFS deadline at the latest. Keep running the vfs_conn's loop until
+ * sftp_engine_idle() (or the done callback, which runs once from the VFS loop when the
+ * engine becomes idle after shutdown); only then may the engine be freed: before, a VFS
+ * operation could still complete into it. Idempotent. */
+void sftp_engine_shutdown(struct sftp_engine *e);
+/* 1 when nothing can complete into e any more (after shutdown: free it now). */
+int sftp_engine_idle(const struct sftp_engine *e);
+/* fn(priv) runs once, from the VFS loop, when e becomes idle after shutdown (not when it
+ * is idle already at the call: check sftp_engine_idle() after shutdown). */
+void sftp_engine_set_done_cb(struct sftp_engine *e, void (*fn)(void *priv), void *priv);
+
+/* Shutdown, then waits (bounded: the VFS timeout and a margin) until idle, then frees; if
+ * the backend still has not answered, its connection is aborted so that every pending
+ * operation completes with an error first (--stdio, tests). NULL is a no-op. */
 void sftp_engine_free(struct sftp_engine *e);
 
 /* Takes up to len bytes of the client's stream; returns how many were taken (fewer when the

@@ -82,7 +82,8 @@ int sftp_serve_fds(struct vfs_conn *vc, int in, int out, const struct sftp_opts 
 		fds[1].fd = out;
 		fds[1].events = sftp_engine_output_pending(e) ? POLLOUT : 0;
 		int nv = vfs_conn_pollfds(vc, fds + 2, 4);
-		int timeout = vfs_conn_has_completions(vc) ? 0 : -1;
+		/* wake up for the VFS's deadlines (a request the server does not answer) */
+		int timeout = vfs_conn_has_completions(vc) ? 0 : vfs_conn_timeout_ms(vc);
 		if (!want_in && !fds[1].events && nv == 0 && timeout < 0) {
 			if (eof || sftp_engine_busy(e) == 0)
 				break; /* nothing can happen any more */

@@ -129,6 +129,13 @@ void smb_conn_fail(struct smb_client *c, int err, const char *why)
 		smb_transport_close(&c->t);
 }
 
+void smb_client_abort(struct smb_client *c, int err, const char *why)
+{
+	smb_conn_fail(c, err, why); /* with reconnect on, what was in flight is parked... */
+	if (c->recon)
+		smb_recon_fail_parked(c, err); /* ...and fails here, not after the reconnect */
+}
+
 struct smb_file *smb_file_new(struct smb_client *c, const char *path)
 {
 	struct smb_file *f = calloc(1, sizeof(*f));

@@ -153,6 +153,19 @@ void smb_recon_free(struct smb_client *c)
 /* ---- a drop ---- */
 
 /* A request taken out of the dead connection: kept to be sent again, or failed. */
+void smb_recon_fail_parked(struct smb_client *c, int err)
+{
+	struct smb_recon *rc = c->recon;
+	if (!rc)
+		return;
+	struct smb2_req *r = unpark_all(rc);
+	while (r) { /* what the callbacks submit now is parked afresh: new work */
+		struct smb2_req *next = r->next;
+		fail_req(c, r, err);
+		r = next;
+	}
+}
+
 static void take_one(struct smb_client *c, struct smb2_req *r)
 {
 	struct smb_file *f = r->file;

@@ -61,6 +61,9 @@ struct smb_recon {
 int smb_recon_enable(struct smb_client *c, int on);
 /* Frees c->recon; parked requests fail with SMBG_ECANCELED (their callbacks run). */
 void smb_recon_free(struct smb_client *c);
+/* Fails every parked request now with err (their callbacks run); reconnecting goes on for
+ * what is submitted later. */
+void smb_recon_fail_parked(struct smb_client *c, int err);
 /* Hook of smb_conn_fail: 1 when the drop is taken over (requests parked or failed, transport
  * closed, state DOWN); 0 when the connection must fail as without reconnect. */
 int smb_recon_drop(struct smb_client *c, int err);

@@ -42,12 +42,13 @@ void chan_account(struct chan *c)
  * and engine_stopped frees it once none of its requests is in flight, when freeing it only
  * closes the files the client left open. At the end of the connection chan_stop_now frees
  * what is left, waiting for it (within the engine's own bound) while the backend still
- * lives. Once the engine has an asynchronous shutdown, engine_stop starts it and
- * engine_stopped frees the engine when it reports idle. */
+ * lives. engine_stop starts the engine's asynchronous shutdown and engine_stopped frees the
+ * engine once it reports idle. */
 static void engine_stop(struct chan *c)
 {
 	chan_account(c);
 	c->retiring = 1;
+	sftp_engine_shutdown(c->eng);
 }
 
 static int engine_stopped(struct chan *c)
@@ -56,7 +57,7 @@ static int engine_stopped(struct chan *c)
 		size_t n = sftp_engine_output_pending(c->eng);
 		if (n > 0) /* nobody to send it to */
 			sftp_engine_output_done(c->eng, n);
-		if (sftp_engine_busy(c->eng) == 0) {
+		if (sftp_engine_idle(c->eng)) {
 			sftp_engine_free(c->eng);
 			c->eng = NULL;
 		}

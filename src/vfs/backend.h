@@ -31,12 +31,14 @@ void vfs_op_done(struct vfs_op *op, int rc, const char *msg);
 int vfs_dir_add(struct vfs_dir *d, const char *name, size_t name_len, const struct vfs_battr *a);
 
 /* Backend open flags: VFS_O_* after the cache-mode rules (APPEND never reaches a backend). A
- * backend opens regular files only (SMBG_EISDIR for a directory). */
+ * backend opens regular files only (SMBG_EISDIR for a directory). VFS_BO_RENAME (backends
+ * with frename only): the handle may be renamed. */
+#define VFS_BO_RENAME 0x40
 
 struct vfs_backend_ops {
 	const char *name;
 	/* Shared state for remote; NULL return with a reason in err. */
-	void *(*init)(const char *remote, char *err, size_t errlen);
+	void *(*init)(const char *remote, const struct vfs_opts *o, char *err, size_t errlen);
 	void (*fini)(void *bs);
 	unsigned (*caps)(void *bs);
 	size_t (*io_size)(void *bs);
@@ -49,6 +51,18 @@ struct vfs_backend_ops {
 	int (*conn_pollfd)(void *bc, struct pollfd *pfd);
 	/* Does ready I/O, completing ops. < 0 when the connection is dead (ops all completed). */
 	int (*conn_service)(void *bc, short revents);
+	/* Optional: ends the connection; every pending op completes (with an error) from the
+	 * next conn_service at the latest, or from inside this call. */
+	void (*conn_abort)(void *bc);
+	/* Optional: 1 while requests the VFS does not track (closes sent without waiting) are
+	 * still pending: vfs_conn_free lets them finish. */
+	int (*conn_busy)(void *bc);
+	/* Optional: ms until conn_service must run for a deadline of the backend, -1 none. */
+	int (*conn_timeout_ms)(void *bc);
+	/* Optional: called about once a second from the connection's loop; active says whether
+	 * operations were in flight or submitted since the last call (keep-alive of idle
+	 * connections). */
+	void (*conn_tick)(void *bc, int active);
 
 	void (*stat)(void *bc, struct vfs_op *op, const char *path, struct vfs_battr *out);
 	void (*readdir)(void *bc, struct vfs_op *op, const char *path, struct vfs_dir *out);
@@ -65,6 +79,10 @@ struct vfs_backend_ops {
 	void (*setattr)(void *bc, struct vfs_op *op, const char *path, void *fh,
 			const struct vfs_setattr *sa);
 	void (*fsync)(void *bc, struct vfs_op *op, void *fh);
+	/* Optional: renames the open file fh (opened with VFS_BO_RENAME) to path `to`, over an
+	 * existing file: an atomic upload's commit in one request. NULL: the VFS renames by
+	 * path after closing. */
+	void (*frename)(void *bc, struct vfs_op *op, void *fh, const char *to);
 	/* Closes and frees fh, also on failure. */
 	void (*close)(void *bc, struct vfs_op *op, void *fh);
 	/* Optional: starts closing fh and frees it without waiting for the server's answer;

@@ -131,13 +131,14 @@ static void done_errno(struct vfs_op *op, int e)
 
 /* ---- shared state ---- */
 
-static void *local_init(const char *remote, char *err, size_t errlen)
+static void *local_init(const char *remote, const struct vfs_opts *o, char *err, size_t errlen)
 {
 	struct local *l = calloc(1, sizeof(*l));
 	if (!l) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	(void)o;
 	l->rootfd = open(remote, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (l->rootfd < 0) {
 		snprintf(err, errlen, "cannot open local folder %s: %s", remote, strerror(errno));

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -21,23 +22,37 @@
 #include "util/url.h"
 #include "vfs/backend.h"
 
-#define POOL_MAX     4 /* idle SMB connections kept for the next SSH session */
-#define POOL_IDLE_MS 60000
+#define POOL_MAX 4 /* idle SMB connections kept for the next SSH session */
+/* An idle connection is closed after pool_idle_ms (5 min) and kept alive with an SMB ECHO
+ * every pool_echo_ms (1 min) until then; the keeper looks at most every 10 s. The tests
+ * shorten them with SMBGATE_POOL_IDLE_MS / SMBGATE_POOL_ECHO_MS. */
+#define POOL_IDLE_MS_DEFAULT (5 * 60 * 1000)
+#define POOL_ECHO_MS_DEFAULT (60 * 1000)
+#define POOL_TICK_MS_MAX     10000
 
 struct smb_shared {
 	struct smb_url url; /* parsed once; each connection copies it */
 	char *display;	    /* smb://host:port/share/path, no credentials */
+	int timeout;	    /* --timeout, seconds, for every client */
 	/* idle connections: a new SSH session skips the SMB logon; taken and given back under
 	 * the lock, used by one thread at a time */
 	pthread_mutex_t lock;
 	struct smb_client *pool[POOL_MAX];
-	int64_t pool_since[POOL_MAX];
+	int64_t pool_since[POOL_MAX]; /* idle since */
+	int64_t pool_echo[POOL_MAX];  /* last heard from (the last ECHO answered) */
 	int npool;
+	/* the pool keeper: ages idle connections out and keeps the others alive */
+	pthread_t keeper;
+	pthread_cond_t wake;
+	int keeper_started, stopping;
+	struct smb_client *echoing; /* the keeper's ECHO is waiting on it (fini cuts it short) */
+	int64_t pool_idle_ms, pool_echo_ms;
 };
 
 struct smb_conn {
 	struct smb_shared *sh;
 	struct smb_client *c;
+	int64_t idle_since; /* no operation since (conn_tick) */
 };
 
 struct smb_req;
@@ -54,6 +69,7 @@ struct smb_req {
 	struct vfs_op *op;
 	size_t nparts, done;
 	int err;
+	int is_write;
 	struct smb_part *parts;
 	struct smb_part part1; /* storage when there is one part */
 	struct smb_file *f;
@@ -118,13 +134,59 @@ static void done_sync(struct smb_conn *bc, struct vfs_op *op, int rc)
 
 /* ---- shared state ---- */
 
-static void *smb_init(const char *remote, char *err, size_t errlen)
+static int pool_put_locked(struct smb_shared *sh, struct smb_client *c, int64_t since,
+			   int64_t echo);
+static void *pool_keeper(void *arg);
+
+static void env_ms(const char *name, int64_t *v)
+{
+	const char *e = getenv(name);
+	if (e && *e) {
+		char *end;
+		long long x = strtoll(e, &end, 10);
+		if (!*end && x > 0)
+			*v = x;
+	}
+}
+
+#define LOGOFF_TIMEOUT_S 2 /* an idle connection's goodbye is best effort */
+
+/* Frees an idle connection: its logoff may wait LOGOFF_TIMEOUT_S at most (a server that does
+ * not answer must not hold the exit or the keeper for --timeout). */
+static void idle_free(struct smb_client *c)
+{
+	if (c)
+		smb_client_set_timeout(c, LOGOFF_TIMEOUT_S);
+	smb_client_free(c);
+}
+
+/* A client for the shared URL with the configured timeout (NULL without memory). */
+static struct smb_client *client_new(struct smb_shared *sh)
+{
+	struct smb_client *c = smb_client_new(&sh->url);
+	if (!c)
+		return NULL;
+	smb_client_set_timeout(c, sh->timeout);
+	/* a session outlives a restart of the SMB server (smb_client_set_reconnect) */
+	if (smb_client_set_reconnect(c, 1) < 0) {
+		smb_client_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void *smb_init(const char *remote, const struct vfs_opts *o, char *err, size_t errlen)
 {
 	struct smb_shared *sh = calloc(1, sizeof(*sh));
 	if (!sh) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	sh->timeout = o->timeout;
+	sh->pool_idle_ms = POOL_IDLE_MS_DEFAULT;
+	sh->pool_echo_ms = POOL_ECHO_MS_DEFAULT;
+	env_ms("SMBGATE_POOL_IDLE_MS", &sh->pool_idle_ms);
+	env_ms("SMBGATE_POOL_ECHO_MS", &sh->pool_echo_ms);
 	char why[256];
 	if (smb_url_parse(remote, &sh->url, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "invalid remote %s: %s", remote, why);
@@ -150,11 +212,8 @@ static void *smb_init(const char *remote, char *err, size_t errlen)
 	}
 	sh->display = smb_url_display(&sh->url);
 	/* connect once now, so that a wrong password or share is reported at start */
-	struct smb_client *c = smb_client_new(&sh->url);
-	/* a session outlives a restart of the SMB server (smb_client_set_reconnect) */
-	int rc = c ? smb_client_set_reconnect(c, 1) : SMBG_ENOMEM;
-	if (rc == 0)
-		rc = smb_client_connect(c);
+	struct smb_client *c = client_new(sh);
+	int rc = c ? smb_client_connect(c) : SMBG_ENOMEM;
 	if (rc == 0) {
 		struct smb_stat st;
 		rc = smb_stat(c, smb_client_base_path(c), &st);
@@ -172,9 +231,16 @@ static void *smb_init(const char *remote, char *err, size_t errlen)
 	}
 	/* keep it: the first SSH session uses it */
 	pthread_mutex_init(&sh->lock, NULL);
-	sh->pool[0] = c;
-	sh->pool_since[0] = clock_now_ms();
-	sh->npool = 1;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sh->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	int64_t now = clock_now_ms();
+	(void)pool_put_locked(sh, c, now, now);
+	sh->keeper_started = pthread_create(&sh->keeper, NULL, pool_keeper, sh) == 0;
+	if (!sh->keeper_started)
+		log_warn("smb: no pool keeper thread: idle connections age out only when taken");
 	return sh;
 }
 
@@ -183,8 +249,19 @@ static void smb_fini(void *bs)
 	struct smb_shared *sh = bs;
 	if (!sh)
 		return;
+	if (sh->keeper_started) {
+		pthread_mutex_lock(&sh->lock);
+		sh->stopping = 1;
+		/* an ECHO to a server that does not answer would hold the exit for --timeout */
+		if (sh->echoing && smb_client_fd(sh->echoing) >= 0)
+			(void)shutdown(smb_client_fd(sh->echoing), SHUT_RDWR);
+		pthread_cond_signal(&sh->wake);
+		pthread_mutex_unlock(&sh->lock);
+		pthread_join(sh->keeper, NULL);
+	}
 	for (int i = 0; i < sh->npool; i++)
-		smb_client_free(sh->pool[i]);
+		idle_free(sh->pool[i]);
+	pthread_cond_destroy(&sh->wake);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh->display);
 	smb_url_free(&sh->url);
@@ -228,19 +305,113 @@ static struct smb_client *pool_take(struct smb_shared *sh)
 	pthread_mutex_lock(&sh->lock);
 	while (sh->npool > 0 && !c) {
 		int i = --sh->npool;
-		if (now - sh->pool_since[i] > POOL_IDLE_MS)
+		if (now - sh->pool_since[i] > sh->pool_idle_ms)
 			stale[nstale++] = sh->pool[i];
 		else
 			c = sh->pool[i];
 	}
 	pthread_mutex_unlock(&sh->lock);
 	for (int i = 0; i < nstale; i++)
-		smb_client_free(stale[i]); /* logoff on the wire: outside the lock */
+		idle_free(stale[i]); /* logoff on the wire: outside the lock */
 	if (c && !pool_usable(c)) {
 		smb_client_free(c);
 		c = NULL;
 	}
 	return c;
+}
+
+/* Gives c back to the pool (under the lock); returns 0, or -1 when the pool is full. */
+static int pool_put_locked(struct smb_shared *sh, struct smb_client *c, int64_t since, int64_t echo)
+{
+	if (sh->npool >= POOL_MAX)
+		return -1;
+	sh->pool[sh->npool] = c;
+	sh->pool_since[sh->npool] = since;
+	sh->pool_echo[sh->npool] = echo;
+	sh->npool++;
+	return 0;
+}
+
+/* One round of the keeper: connections idle past pool_idle_ms are closed (logoff on the
+ * wire); the others get an ECHO when nothing was heard from them for pool_echo_ms (servers
+ * drop idle clients: Windows after about 15 minutes). A connection is taken out of the pool
+ * while the keeper uses it, so no session can take it meanwhile. */
+static void pool_keep(struct smb_shared *sh)
+{
+	for (;;) {
+		struct smb_client *c = NULL;
+		int64_t since = 0, now = clock_now_ms();
+		int expired = 0;
+		pthread_mutex_lock(&sh->lock);
+		for (int i = 0; i < sh->npool && !sh->stopping; i++) {
+			expired = now - sh->pool_since[i] > sh->pool_idle_ms;
+			if (expired || now - sh->pool_echo[i] >= sh->pool_echo_ms) {
+				c = sh->pool[i];
+				since = sh->pool_since[i];
+				sh->pool[i] = sh->pool[--sh->npool];
+				sh->pool_since[i] = sh->pool_since[sh->npool];
+				sh->pool_echo[i] = sh->pool_echo[sh->npool];
+				break;
+			}
+		}
+		pthread_mutex_unlock(&sh->lock);
+		if (!c)
+			return;
+		if (expired) {
+			log_debug("smb: closing a connection idle for %d s",
+				  (int)(sh->pool_idle_ms / 1000));
+			idle_free(c);
+			continue;
+		}
+		pthread_mutex_lock(&sh->lock);
+		sh->echoing = sh->stopping ? NULL : c;
+		int stop = sh->stopping;
+		pthread_mutex_unlock(&sh->lock);
+		int rc = stop ? SMBG_ECANCELED : smb_echo(c);
+		pthread_mutex_lock(&sh->lock);
+		sh->echoing = NULL;
+		pthread_mutex_unlock(&sh->lock);
+		int keep = rc == 0 && smb_client_fd(c) >= 0;
+		log_debug("smb: ECHO on an idle connection: %s", rc == 0 ? "answered" : "failed");
+		if (keep) {
+			pthread_mutex_lock(&sh->lock);
+			keep = pool_put_locked(sh, c, since, clock_now_ms()) == 0;
+			pthread_mutex_unlock(&sh->lock);
+		} else {
+			log_debug("smb: an idle connection did not answer ECHO: %s",
+				  smb_client_errmsg(c));
+		}
+		if (!keep)
+			idle_free(c);
+	}
+}
+
+static void *pool_keeper(void *arg)
+{
+	struct smb_shared *sh = arg;
+	int64_t tick =
+	    sh->pool_echo_ms / 2 < POOL_TICK_MS_MAX ? sh->pool_echo_ms / 2 : POOL_TICK_MS_MAX;
+	if (tick < 100)
+		tick = 100;
+	pthread_mutex_lock(&sh->lock);
+	while (!sh->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += tick / 1000;
+		until.tv_nsec += (tick % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		(void)pthread_cond_timedwait(&sh->wake, &sh->lock, &until);
+		if (sh->stopping)
+			break;
+		pthread_mutex_unlock(&sh->lock);
+		pool_keep(sh);
+		pthread_mutex_lock(&sh->lock);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return NULL;
 }
 
 static void *smb_conn_open(void *bs, char *err, size_t errlen)
@@ -255,10 +426,8 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 	bc->c = pool_take(sh);
 	if (bc->c)
 		return bc;
-	bc->c = smb_client_new(&sh->url);
-	int rc = bc->c ? smb_client_set_reconnect(bc->c, 1) : SMBG_ENOMEM; /* as in smb_init */
-	if (rc == 0)
-		rc = smb_client_connect(bc->c);
+	bc->c = client_new(sh);
+	int rc = bc->c ? smb_client_connect(bc->c) : SMBG_ENOMEM;
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", sh->display ? sh->display : "smb",
 			 bc->c ? smb_client_errmsg(bc->c) : smbg_strerror(rc));
@@ -269,17 +438,26 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 	return bc;
 }
 
-/* Services c until nothing is pending (or a second passes without an answer). */
-static void client_drain(struct smb_client *c)
+/* Closes sent without waiting are still pending: vfs_conn_free waits for them (with the
+ * one loop, vfs_conn_run_until) before conn_close. */
+static int smb_conn_busy(void *p)
 {
-	while (smb_client_pending(c) > 0 && smb_client_fd(c) >= 0) {
-		struct pollfd p = {.fd = smb_client_fd(c), .events = smb_client_events(c)};
-		int r = poll(&p, 1, 1000);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || smb_client_service(c, p.revents) < 0)
-			return;
-	}
+	struct smb_conn *bc = p;
+	return smb_client_pending(bc->c) > 0; /* also requests parked while reconnecting */
+}
+
+static int smb_conn_timeout_ms(void *p)
+{
+	struct smb_conn *bc = p;
+	return smb_client_next_deadline_ms(bc->c);
+}
+
+/* Ends the connection: every pending request fails now (its callbacks run, with an error),
+ * also those parked while reconnecting. */
+static void smb_conn_abort(void *p)
+{
+	struct smb_conn *bc = p;
+	smb_client_abort(bc->c, SMBG_ETIMEDOUT, "the SMB server did not answer in time");
 }
 
 static void smb_conn_close(void *p)
@@ -288,21 +466,37 @@ static void smb_conn_close(void *p)
 	if (!bc)
 		return;
 	struct smb_shared *sh = bc->sh;
-	/* every file was closed before (vfs_conn_free), some without waiting for the answer:
-	 * collect those answers, then a healthy connection goes back */
-	client_drain(bc->c);
+	/* every file was closed before (vfs_conn_free), and the answers of closes sent
+	 * without waiting were collected (conn_busy): a healthy connection goes back */
 	if (smb_client_pending(bc->c) == 0 && pool_usable(bc->c)) {
+		int64_t now = clock_now_ms();
 		pthread_mutex_lock(&sh->lock);
-		if (sh->npool < POOL_MAX) {
-			sh->pool[sh->npool] = bc->c;
-			sh->pool_since[sh->npool] = clock_now_ms();
-			sh->npool++;
+		if (pool_put_locked(sh, bc->c, now, now) == 0)
 			bc->c = NULL;
-		}
 		pthread_mutex_unlock(&sh->lock);
 	}
-	smb_client_free(bc->c); /* closes any handle still open, logs off */
+	idle_free(bc->c); /* logs off (every handle was closed before) */
 	free(bc);
+}
+
+/* A session's connection with nothing to do gets an ECHO every pool_echo_ms (a minute), as
+ * pooled ones do: servers drop idle clients (Windows after about 15 minutes). */
+static void smb_conn_tick(void *p, int active)
+{
+	struct smb_conn *bc = p;
+	int64_t now = clock_now_ms();
+	if (active || bc->idle_since == 0 || smb_client_pending(bc->c) > 0) {
+		bc->idle_since = now;
+		return;
+	}
+	if (now - bc->idle_since < bc->sh->pool_echo_ms || smb_client_fd(bc->c) < 0)
+		return;
+	bc->idle_since = now;
+	int rc = smb_echo_async(bc->c, NULL, NULL);
+	log_debug("smb: ECHO on an idle session's connection: %s",
+		  rc == 0 ? "sent" : smb_client_errmsg(bc->c));
+	if (rc == 0)
+		(void)smb_client_service(bc->c, 0); /* on the wire now */
 }
 
 static int smb_pollfd(void *p, struct pollfd *pfd)
@@ -332,6 +526,22 @@ static void parts_finish(struct smb_req *r)
 {
 	if (r->err < 0) {
 		vfs_op_done(r->op, r->err, NULL);
+	} else if (r->is_write) {
+		/* all or nothing: a part written short would leave a hole (the client library
+		 * resubmits the rest; this is the second line) */
+		size_t total = 0, want = 0;
+		for (size_t i = 0; i < r->nparts; i++) {
+			total += r->parts[i].got;
+			want += r->parts[i].want;
+		}
+		if (total != want) {
+			char m[96];
+			snprintf(m, sizeof(m), "short write: the server wrote %zu of %zu bytes",
+				 total, want);
+			vfs_op_done(r->op, SMBG_EIO, m);
+		} else {
+			vfs_op_done(r->op, (int)total, NULL);
+		}
 	} else {
 		/* parts complete in any order: the result is the prefix up to the first short
 		 * part (the end of the file) */
@@ -354,6 +564,7 @@ static void submit_parts(struct smb_conn *bc, struct vfs_op *op, struct smb_file
 	if (!r)
 		return vfs_op_done(op, SMBG_ENOMEM, NULL);
 	r->op = op;
+	r->is_write = buf == NULL;
 	size_t chunk = max ? max : len;
 	r->nparts = len ? (len + chunk - 1) / chunk : 1;
 	if (r->nparts == 1) {
@@ -447,6 +658,8 @@ static void smb_open_op(void *p, struct vfs_op *op, const char *path, int flags,
 		sf |= SMB_O_EXCL;
 	if (flags & VFS_O_TRUNC)
 		sf |= SMB_O_TRUNC;
+	if (flags & VFS_BO_RENAME)
+		sf |= SMB_O_DELETE;
 	int rc = smb_open_stat_async(bc->c, r->path, sf, &r->f, &r->st, open_done, r);
 	if (rc < 0) {
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
@@ -498,6 +711,26 @@ static void smb_fstat_op(void *p, struct vfs_op *op, void *fh, struct vfs_battr 
 	r->op = op;
 	r->ba = out;
 	int rc = smb_fstat_async(bc->c, fh, &r->st, fstat_done, r);
+	if (rc < 0) {
+		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
+		req_free(r);
+	}
+}
+
+static void frename_done(struct smb_client *c, int rc, void *priv)
+{
+	struct smb_req *r = priv;
+	vfs_op_done(r->op, rc < 0 ? rc : 0, rc < 0 ? smb_client_errmsg(c) : NULL);
+	req_free(r);
+}
+
+static void smb_frename_op(void *p, struct vfs_op *op, void *fh, const char *to)
+{
+	struct smb_conn *bc = p;
+	struct smb_req *r = path_req_new(bc, op, to, NULL);
+	if (!r)
+		return;
+	int rc = smb_frename_async(bc->c, fh, r->path, 1, frename_done, r);
 	if (rc < 0) {
 		vfs_op_done(op, rc, smb_client_errmsg(bc->c));
 		req_free(r);
@@ -666,6 +899,10 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .conn_close = smb_conn_close,
     .conn_pollfd = smb_pollfd,
     .conn_service = smb_service,
+    .conn_abort = smb_conn_abort,
+    .conn_busy = smb_conn_busy,
+    .conn_tick = smb_conn_tick,
+    .conn_timeout_ms = smb_conn_timeout_ms,
     .stat = smb_stat_op,
     .readdir = smb_readdir_op,
     .open = smb_open_op,
@@ -677,6 +914,7 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .fsync = smb_fsync_op,
     .close = smb_close_op,
     .close_nowait = smb_close_nowait_op,
+    .frename = smb_frename_op,
     .mkdir = smb_mkdir_op,
     .rmdir = smb_rmdir_op,
     .unlink = smb_unlink_op,

@@ -238,6 +238,27 @@ int dircache_lookup(struct dircache *dc, const char *dir, size_t dir_len, const 
 	return rc;
 }
 
+int dircache_lookup_hidden(struct dircache *dc, const char *dir, size_t dir_len, const char *name,
+			   struct vfs_attr *out)
+{
+	int rc = 0;
+	pthread_mutex_lock(&dc->lock);
+	check_flush_locked(dc);
+	struct dc_entry *e = get_locked(dc, dir, dir_len);
+	if (e) {
+		rc = SMBG_ENOENT;
+		for (size_t i = e->dir->n; i < e->dir->n + e->dir->nhidden; i++) {
+			if (strcmp(vfs_dirent_name(e->dir, i), name) == 0) {
+				*out = e->dir->ents[i].attr;
+				rc = 1;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&dc->lock);
+	return rc;
+}
+
 void dircache_invalidate(struct dircache *dc, const char *path, size_t len)
 {
 	uint64_t h = path_hash(path, len);

@@ -21,6 +21,9 @@ void dircache_put(struct dircache *dc, const char *path, struct vfs_dir *d);
 int dircache_lookup(struct dircache *dc, const char *dir, size_t dir_len, const char *name,
 		    struct vfs_attr *out);
 /* Forgets the listing of path. */
+/* The same among the hidden entries of the listing (temporary uploads). */
+int dircache_lookup_hidden(struct dircache *dc, const char *dir, size_t dir_len, const char *name,
+			   struct vfs_attr *out);
 void dircache_invalidate(struct dircache *dc, const char *path, size_t len);
 /* Forgets path and every listing below it (a directory renamed or removed). */
 void dircache_invalidate_tree(struct dircache *dc, const char *path);

@@ -17,12 +17,14 @@
 #include "vfs/vfs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -55,6 +57,15 @@ struct vfs_conn {
 	struct vfs *v;
 	void *bc;
 	struct vfs_op *done_head, *done_tail;
+	/* ops waiting for the backend, oldest deadline first (deadline = submit + timeout, and
+	 * the clock only moves forward, so appending keeps the order) */
+	struct vfs_op *live_head, *live_tail;
+	int timeout_ms;	       /* 0: no deadlines */
+	int aborted;	       /* vfs_conn_abort ran: what fails now fails with abort_msg */
+	int64_t next_tick;     /* the backend's conn_tick is due */
+	uint64_t started;      /* operations submitted, ever */
+	uint64_t started_tick; /* ... at the last conn_tick */
+	char abort_msg[OP_MSG_MAX];
 	struct vfs_op *free_ops;
 	size_t nfree;
 	size_t inflight;
@@ -74,8 +85,12 @@ struct vfs_file {
 	int wrote;
 	unsigned pending_times; /* VFS_SET_ATIME/MTIME to apply at close */
 	struct timespec atime, mtime;
-	int refs;   /* the handle's owner, plus reads and the read-ahead in flight */
-	int closed; /* vfs_close called: nothing more is learned or started */
+	int refs;	  /* the handle's owner, plus reads and the read-ahead in flight */
+	int closed;	  /* vfs_close called: nothing more is learned or started */
+	int abandon;	  /* vfs_file_abandon: the client went away */
+	char *tmp_path;	  /* an atomic upload: written here, renamed over path at close */
+	int renamed;	  /* the handle was renamed over path (frename) */
+	int write_failed; /* a write failed: the upload is not complete */
 	/* what the server said lately (see the top of the file) */
 	struct vfs_battr oattr; /* the attributes the open returned */
 	struct fresh oattr_fr;
@@ -95,6 +110,11 @@ struct vfs_file {
  * the operation is finished (its callback then runs). */
 struct vfs_op {
 	struct vfs_op *next;
+	struct vfs_op *lprev, *lnext; /* the live list */
+	int64_t deadline;
+	int live;	 /* on the live list */
+	int queued;	 /* on the done queue */
+	int no_deadline; /* waits for other ops that have their own (vfs_hash) */
 	struct vfs_conn *c;
 	vfs_cb cb;
 	void *priv;
@@ -119,6 +139,12 @@ struct vfs_op {
 	size_t len;
 	uint64_t off;
 	struct fresh fr; /* when a read was sent */
+	/* stat in atomic mode: the stat of the temporary name, in flight beside the target's */
+	struct vfs_op *parent; /* the child's */
+	struct vfs_battr ba2;
+	int rc2;
+	int pending2; /* the child has not completed */
+	int waiting2; /* the parent completed first and waits for it */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -135,6 +161,7 @@ void vfs_opts_default(struct vfs_opts *o)
 	o->dir_perms = 0777;
 	o->dir_cache_time = 300;
 	o->cache_mode = VFS_CACHE_OFF;
+	o->timeout = 30;
 }
 
 int vfs_err_from_errno(int e)
@@ -348,7 +375,7 @@ struct vfs *vfs_new_with(const struct vfs_backend_ops *ops, const char *remote,
 			return NULL;
 		}
 	}
-	v->bs = v->ops->init(remote, err, errlen);
+	v->bs = v->ops->init(remote, &v->o, err, errlen);
 	if (!v->bs) {
 		dircache_free(v->dc);
 		free(v);
@@ -411,6 +438,7 @@ struct vfs_conn *vfs_conn_new(struct vfs *v, char *err, size_t errlen)
 		return NULL;
 	}
 	c->v = v;
+	c->timeout_ms = v->o.timeout > 0 ? v->o.timeout * 1000 : 0;
 	c->bc = v->ops->conn_open(v->bs, err, errlen);
 	if (!c->bc) {
 		free(c);
@@ -422,6 +450,108 @@ struct vfs_conn *vfs_conn_new(struct vfs *v, char *err, size_t errlen)
 struct vfs *vfs_conn_vfs(const struct vfs_conn *c)
 {
 	return c->v;
+}
+
+/* ---- deadlines ---- */
+
+static void live_del(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	if (!op->live)
+		return;
+	if (op->lprev)
+		op->lprev->lnext = op->lnext;
+	else
+		c->live_head = op->lnext;
+	if (op->lnext)
+		op->lnext->lprev = op->lprev;
+	else
+		c->live_tail = op->lprev;
+	op->lprev = op->lnext = NULL;
+	op->live = 0;
+}
+
+/* op (or its next step) now waits for the backend, until now + the timeout. */
+static void live_add(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	live_del(op);
+	if (!c->timeout_ms || op->no_deadline)
+		return;
+	op->deadline = clock_now_ms() + c->timeout_ms;
+	op->lprev = c->live_tail;
+	op->lnext = NULL;
+	if (c->live_tail)
+		c->live_tail->lnext = op;
+	else
+		c->live_head = op;
+	c->live_tail = op;
+	op->live = 1;
+}
+
+void vfs_conn_abort(struct vfs_conn *c, const char *why)
+{
+	if (c->aborted)
+		return;
+	c->aborted = 1;
+	snprintf(c->abort_msg, sizeof(c->abort_msg), "%s",
+		 why ? why : "the connection to the server was ended");
+	if (c->v->ops->conn_abort)
+		c->v->ops->conn_abort(c->bc);
+	c->dead = 1;
+}
+
+/* An operation waited past its deadline: end the backend connection, so that it (and every
+ * other one in flight) completes now and nothing writes into its buffers later. */
+static void conn_check_deadlines(struct vfs_conn *c)
+{
+	struct vfs_op *op = c->live_head;
+	if (!op || c->aborted || op->deadline > clock_now_ms())
+		return;
+	char why[OP_MSG_MAX];
+	snprintf(why, sizeof(why), "the %s server did not answer within %d s",
+		 strcmp(c->v->ops->name, "smb") == 0 ? "SMB" : c->v->ops->name,
+		 c->timeout_ms / 1000);
+	log_warn("vfs: %s: ending that connection (%zu operations in flight fail)", why,
+		 c->inflight);
+	vfs_conn_abort(c, why);
+}
+
+#define TICK_MS 1000
+
+/* The backend's keep-alive, about once a second. */
+static void conn_tick(struct vfs_conn *c)
+{
+	if (!c->v->ops->conn_tick || c->dead)
+		return;
+	int64_t now = clock_now_ms();
+	if (now < c->next_tick)
+		return;
+	c->next_tick = now + TICK_MS;
+	int active = c->inflight > 0 || c->started != c->started_tick;
+	c->started_tick = c->started;
+	c->v->ops->conn_tick(c->bc, active);
+}
+
+int vfs_conn_timeout_ms(struct vfs_conn *c)
+{
+	int t = -1;
+	if (c->v->ops->conn_tick && !c->dead) {
+		int64_t d = c->next_tick - clock_now_ms();
+		t = d < 0 ? 0 : d > TICK_MS ? TICK_MS : (int)d;
+	}
+	if (c->live_head && !c->aborted) {
+		int64_t d = c->live_head->deadline - clock_now_ms();
+		int dl = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
+		if (t < 0 || dl < t)
+			t = dl;
+	}
+	if (c->v->ops->conn_timeout_ms && !c->dead) {
+		int b = c->v->ops->conn_timeout_ms(c->bc);
+		if (b >= 0 && (t < 0 || b < t))
+			t = b;
+	}
+	return t;
 }
 
 static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
@@ -460,13 +590,24 @@ static struct vfs_op *op_new(struct vfs_conn *c, vfs_cb cb, void *priv)
 	op->off = 0;
 	op->fr.ms = 0;
 	op->fr.gen = 0;
+	op->live = 0;
+	op->queued = 0;
+	op->no_deadline = 0;
+	op->parent = NULL;
+	op->rc2 = SMBG_ENOENT;
+	op->pending2 = 0;
+	op->waiting2 = 0;
+	op->lprev = op->lnext = NULL;
 	c->inflight++;
+	c->started++;
+	live_add(op);
 	return op;
 }
 
 static void op_free(struct vfs_op *op)
 {
 	struct vfs_conn *c = op->c;
+	live_del(op);
 	free(op->path);
 	free(op->path2);
 	free(op->saved_msg);
@@ -483,6 +624,14 @@ static void op_free(struct vfs_op *op)
 void vfs_op_done(struct vfs_op *op, int rc, const char *msg)
 {
 	struct vfs_conn *c = op->c;
+	live_del(op);
+	op->queued = 1;
+	/* after vfs_conn_abort, the connection's failure is said as why it was ended */
+	if (c->aborted && (rc == SMBG_ECLOSED || rc == SMBG_EIO || rc == SMBG_ETIMEDOUT ||
+			   rc == SMBG_ECANCELED)) {
+		rc = SMBG_ETIMEDOUT;
+		msg = c->abort_msg;
+	}
 	op->rc = rc;
 	if (msg)
 		snprintf(op->msg, sizeof(op->msg), "%s", msg);
@@ -506,13 +655,20 @@ static int op_fail(struct vfs_op *op, int rc, const char *msg)
 void vfs_conn_run(struct vfs_conn *c)
 {
 	struct vfs_op *op;
+	conn_check_deadlines(c);
+	conn_tick(c);
 	while ((op = c->done_head) != NULL) {
 		c->done_head = op->next;
 		if (!c->done_head)
 			c->done_tail = NULL;
 		op->next = NULL;
-		if (op->then && op->then(op))
-			continue; /* a next step is under way */
+		op->queued = 0;
+		if (op->then && op->then(op)) {
+			/* a next step is under way (or done already: then it is queued again) */
+			if (!op->queued)
+				live_add(op);
+			continue;
+		}
 		if (op->cb)
 			op->cb(op->priv, op->rc, op->msg[0] ? op->msg : NULL);
 		op_free(op);
@@ -531,7 +687,7 @@ size_t vfs_conn_inflight(const struct vfs_conn *c)
 
 int vfs_conn_pollfds(struct vfs_conn *c, struct pollfd *fds, int max)
 {
-	if (max < 1 || !c->v->ops->conn_pollfd)
+	if (max < 1 || !c->v->ops->conn_pollfd || c->dead)
 		return 0;
 	fds[0].revents = 0;
 	return c->v->ops->conn_pollfd(c->bc, &fds[0]) > 0 ? 1 : 0;
@@ -549,24 +705,43 @@ int vfs_conn_service(struct vfs_conn *c, const struct pollfd *fds, int n)
 	return rc;
 }
 
-int vfs_wait(struct vfs_conn *c, int *done)
+int vfs_conn_run_until(struct vfs_conn *c, int (*cond)(void *arg), void *arg, int64_t deadline_ms)
 {
 	for (;;) {
 		vfs_conn_run(c);
-		if (*done)
+		if (cond(arg))
 			return 0;
+		if (vfs_conn_has_completions(c))
+			continue;
+		int64_t now = clock_now_ms();
+		if (deadline_ms >= 0 && now >= deadline_ms)
+			return SMBG_ETIMEDOUT;
 		struct pollfd fds[4];
 		int n = vfs_conn_pollfds(c, fds, 4);
 		if (vfs_conn_has_completions(c))
-			continue;
-		if (n == 0 || c->dead)
-			return SMBG_EIO; /* nothing could ever complete it */
-		int r = poll(fds, (nfds_t)n, -1);
+			continue; /* the pollfd step may have completed something */
+		int t = vfs_conn_timeout_ms(c);
+		if (n == 0 && (t < 0 || !c->live_head))
+			return SMBG_EIO; /* nothing could ever complete it (a tick would not) */
+		if (deadline_ms >= 0 && (t < 0 || deadline_ms - now < t))
+			t = (int)(deadline_ms - now);
+		int r = poll(fds, (nfds_t)n, t);
 		if (r < 0 && errno != EINTR)
 			return SMBG_EIO;
 		if (r > 0)
 			(void)vfs_conn_service(c, fds, n);
 	}
+}
+
+static int flag_set(void *arg)
+{
+	return *(int *)arg != 0;
+}
+
+int vfs_wait(struct vfs_conn *c, int *done)
+{
+	/* no deadline of its own: every operation has one */
+	return vfs_conn_run_until(c, flag_set, done, -1);
 }
 
 static void file_unlink(struct vfs_file *f)
@@ -588,29 +763,28 @@ static void file_put(struct vfs_file *f)
 		return;
 	free(f->pf_buf);
 	free(f->path);
+	free(f->tmp_path);
 	free(f);
 }
 
-/* Runs the loop until nothing is in flight, or nothing more can complete. */
+/* Nothing in flight, in the VFS or (closes sent without waiting) in the backend. */
+static int conn_quiet(void *arg)
+{
+	struct vfs_conn *c = arg;
+	return c->inflight == 0 &&
+	       (c->dead || !c->v->ops->conn_busy || !c->v->ops->conn_busy(c->bc));
+}
+
+/* Runs the loop until nothing is in flight. Bounded: the operations' own deadlines end a
+ * silent connection; should the backend still not answer, it is aborted. */
 static void conn_drain(struct vfs_conn *c)
 {
-	for (;;) {
-		vfs_conn_run(c);
-		if (c->inflight == 0)
-			return;
-		struct pollfd fds[4];
-		int n = vfs_conn_pollfds(c, fds, 4);
-		if (vfs_conn_has_completions(c))
-			continue;
-		if (n == 0 || c->dead)
-			return;
-		int r = poll(fds, (nfds_t)n, 60000);
-		if (r == 0)
-			return; /* the backend has its own timeouts; do not hang for ever */
-		if (r < 0 && errno != EINTR)
-			return;
-		if (r > 0 && vfs_conn_service(c, fds, n) < 0)
-			c->dead = 1;
+	int64_t wait = c->timeout_ms ? c->timeout_ms + 2000 : 30000;
+	if (vfs_conn_run_until(c, conn_quiet, c, clock_now_ms() + wait) == 0)
+		return;
+	if (c->inflight || !c->dead) {
+		vfs_conn_abort(c, "the connection was ended while operations were in flight");
+		(void)vfs_conn_run_until(c, conn_quiet, c, clock_now_ms() + 1000);
 	}
 }
 
@@ -630,12 +804,18 @@ void vfs_conn_free(struct vfs_conn *c)
 	size_t closing = 0;
 	while (c->files) {
 		struct vfs_file *f = c->files;
+		vfs_file_abandon(f); /* the client did not close it: not a complete upload */
 		if (vfs_close(c, f, conn_close_done, &closing) == 0)
 			closing++;
 		else
 			break;
 	}
 	conn_drain(c);
+	if (c->inflight) {
+		/* a backend that breaks its contract: leak rather than free under it */
+		log_error("vfs: %zu operations never completed; their memory is kept", c->inflight);
+		return;
+	}
 	c->v->ops->conn_close(c->bc);
 	while (c->free_ops) {
 		struct vfs_op *op = c->free_ops;
@@ -683,10 +863,68 @@ static int is_root(const char *path)
 
 /* ---- stat ---- */
 
+/* Uploads go to temporary names (vfs_open) unless --inplace or another cache mode. */
+static int atomic_mode(const struct vfs *v)
+{
+	return v->o.cache_mode == VFS_CACHE_OFF && !v->o.inplace && !v->o.read_only;
+}
+
+/* A copy of path's temporary upload name (NULL without memory or room). */
+static char *partial_of(const char *path)
+{
+	char *p = malloc(VFS_PATH_MAX);
+	if (p && vfs_partial_name(path, p, VFS_PATH_MAX) >= 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+/* The stat of a temporary name is back: hand it to the stat of the target. */
+static int stat2_then(struct vfs_op *op)
+{
+	struct vfs_op *p = op->parent;
+	op->parent = NULL;
+	p->rc2 = op->rc;
+	p->ba2 = op->ba;
+	p->pending2 = 0;
+	if (p->waiting2) { /* the target's answer came first: now both are here */
+		p->waiting2 = 0;
+		p->step = 1;
+		vfs_op_done(p, p->saved_rc, p->saved_msg); /* the target's answer, as it came */
+	}
+	return 0;
+}
+
+/* Stats path's temporary upload name beside op's stat of path (no extra round trip). */
+static void stat2_start(struct vfs_op *op)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_op *k = op_new(c, NULL, NULL);
+	if (!k)
+		return; /* best effort: the target's answer alone */
+	k->parent = op;
+	k->then = stat2_then;
+	op->pending2 = 1;
+	c->v->ops->stat(c->bc, k, op->path2, &k->ba);
+}
+
 static int stat_then(struct vfs_op *op)
 {
+	struct vfs_conn *c = op->c;
+	if (op->pending2) { /* wait for the temporary's answer (it has its own deadline) */
+		op_save(op);
+		op->waiting2 = 1;
+		return 1;
+	}
+	/* an interrupted upload of it: its size is what a resuming client (OpenSSH reput) must
+	 * see, whether an older complete file exists or not */
+	if (op->rc2 >= 0 && !op->ba2.is_dir && (op->rc >= 0 || op->rc == SMBG_ENOENT)) {
+		op->rc = 0;
+		op->msg[0] = '\0';
+		op->ba = op->ba2;
+	}
 	if (op->rc >= 0)
-		present(op->c->v, &op->ba, op->attr_out);
+		present(c->v, &op->ba, op->attr_out);
 	return 0;
 }
 
@@ -699,6 +937,18 @@ int vfs_stat(struct vfs_conn *c, const char *path, struct vfs_attr *out, vfs_cb 
 		size_t plen;
 		const char *base = vfs_path_base(path, &plen);
 		int r = dircache_lookup(c->v->dc, path, plen, base, out);
+		if (r != 0 && atomic_mode(c->v)) {
+			/* an interrupted upload (hidden in the listing) is what a resuming
+			 * client must see */
+			char tmp[VFS_PATH_MAX];
+			struct vfs_attr ta;
+			if (vfs_partial_name(path, tmp, sizeof(tmp)) >= 0 &&
+			    dircache_lookup_hidden(c->v->dc, path, plen, vfs_path_base(tmp, NULL),
+						   &ta) == 1) {
+				*out = ta;
+				r = 1;
+			}
+		}
 		if (r == 1)
 			return op_fail(op, 0, NULL);
 		if (r == SMBG_ENOENT)
@@ -706,11 +956,65 @@ int vfs_stat(struct vfs_conn *c, const char *path, struct vfs_attr *out, vfs_cb 
 	}
 	op->attr_out = out;
 	op->then = stat_then;
+	if (atomic_mode(c->v) && !is_root(path)) {
+		op->path2 = partial_of(path); /* NULL: without */
+		if (op->path2)
+			stat2_start(op);
+	}
 	c->v->ops->stat(c->bc, op, path, &op->ba);
 	return 0;
 }
 
 /* ---- readdir ---- */
+
+/* Removes path/name, a stale temporary upload, without waiting for the answer. */
+static void partial_remove(struct vfs_conn *c, const char *dir, const char *name)
+{
+	struct vfs_op *op = op_new(c, NULL, NULL);
+	if (!op)
+		return;
+	size_t dl = strlen(dir), nl = strlen(name);
+	op->path = malloc(dl + nl + 2);
+	if (!op->path) {
+		vfs_op_done(op, SMBG_ENOMEM, NULL);
+		return;
+	}
+	snprintf(op->path, dl + nl + 2, "%s%s%s", dir, dl ? "/" : "", name);
+	log_info("vfs: removing %s, an interrupted upload older than %d hours", op->path,
+		 VFS_PARTIAL_MAX_AGE / 3600);
+	c->v->ops->unlink(c->bc, op, op->path);
+}
+
+/* Temporary uploads are not shown; those older than VFS_PARTIAL_MAX_AGE go (the folder's
+ * listing is when they are found: no scan of the whole share at start). */
+static void partials_hide(struct vfs_conn *c, const char *dir, struct vfs_dir *d)
+{
+	time_t now = time(NULL);
+	size_t nh = 0;
+	for (size_t i = 0; i < d->n; i++)
+		nh += vfs_is_partial_name(vfs_dirent_name(d, i), d->ents[i].name_len) != 0;
+	if (nh == 0)
+		return;
+	struct vfs_dirent *hid = malloc(nh * sizeof(*hid));
+	size_t j = 0, k = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const char *name = vfs_dirent_name(d, i);
+		if (!vfs_is_partial_name(name, d->ents[i].name_len)) {
+			d->ents[j++] = d->ents[i];
+			continue;
+		}
+		if (!c->v->o.read_only && !S_ISDIR(d->ents[i].attr.mode) &&
+		    d->ents[i].attr.mtime.tv_sec + VFS_PARTIAL_MAX_AGE < now)
+			partial_remove(c, dir, name);
+		else if (hid) /* kept after the shown entries: STAT finds them there */
+			hid[k++] = d->ents[i];
+	}
+	d->n = j;
+	if (hid)
+		memcpy(d->ents + j, hid, k * sizeof(*hid));
+	d->nhidden = k;
+	free(hid);
+}
 
 static int readdir_then(struct vfs_op *op)
 {
@@ -721,9 +1025,10 @@ static int readdir_then(struct vfs_op *op)
 		vfs_dir_put(d);
 		return 0;
 	}
+	partials_hide(op->c, op->path, d);
 	if (d->n > 1)
 		qsort_r(d->ents, d->n, sizeof(d->ents[0]), dirent_cmp, d->names);
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n + d->nhidden; i++)
 		present_mode(v, &d->ents[i].attr, S_ISDIR(d->ents[i].attr.mode));
 	if (v->dc)
 		dircache_put(v->dc, op->path, d);
@@ -979,6 +1284,9 @@ int vfs_hash(struct vfs_conn *c, const char *path, enum vfs_hash_algo algo, uint
 	struct vfs_op *op = op_new(c, cb, priv);
 	if (!op)
 		return SMBG_ENOMEM;
+	/* a long file takes long: the reads it makes have their own deadlines */
+	op->no_deadline = 1;
+	live_del(op);
 	if (c->v->o.no_checksum)
 		return op_fail(op, SMBG_ENOTSUP, "checksums are disabled (--no-checksum)");
 	if (c->v->ops->hash) {
@@ -1003,7 +1311,8 @@ static int prefetch_then(struct vfs_op *op)
 	f->pf_pending = 0;
 	if (op->rc >= 0 && !f->closed) {
 		f->pf_got = (size_t)op->rc;
-		f->pf_eof = f->pf_got < op->len;
+		/* the end of the file only where the open said it is (or nothing at all) */
+		f->pf_eof = f->pf_got < op->len && (f->pf_got == f->oattr.size || f->pf_got == 0);
 		f->pf_fr = op->fr;
 		if (f->pf_eof) {
 			f->eof_off = f->pf_got;
@@ -1051,6 +1360,94 @@ static void prefetch_start(struct vfs_conn *c, struct vfs_file *f)
 	op->fr = fresh_now(c->v);
 	op->then = prefetch_then;
 	c->v->ops->read(c->bc, op, f->fh, buf, want, 0);
+}
+
+static int open_then(struct vfs_op *op);
+
+/* The steps of an atomic upload's open (vfs_open): op->path is the target, op->path2 its
+ * temporary name. */
+enum {
+	OA_STAT_TARGET = 1, /* EXCL, or TRUNC without CREAT: does the target exist? */
+	OA_CREATE_TMP,	    /* a new upload: create (truncate) the temporary */
+	OA_OPEN_TMP,	    /* no TRUNC: continue an interrupted upload, if there is one */
+	OA_OPEN_TARGET	    /* no TRUNC, no temporary: write the existing file in place */
+};
+
+/* A temporary that the backend can rename by its handle is opened so (one request at
+ * close instead of a rename by path). */
+static int rename_flag(struct vfs_conn *c)
+{
+	return c->v->ops->frename ? VFS_BO_RENAME : 0;
+}
+
+static void oa_submit(struct vfs_op *op, int step)
+{
+	struct vfs_conn *c = op->c;
+	struct vfs_file *f = op->f;
+	op->step = step;
+	op->rc = 0;
+	op->msg[0] = '\0';
+	switch (step) {
+	case OA_STAT_TARGET:
+		c->v->ops->stat(c->bc, op, op->path, &op->ba);
+		break;
+	case OA_CREATE_TMP:
+		c->v->ops->open(c->bc, op, op->path2,
+				VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC | rename_flag(c), &f->fh,
+				&op->ba);
+		break;
+	case OA_OPEN_TMP:
+		c->v->ops->open(c->bc, op, op->path2, VFS_O_WRITE | rename_flag(c), &f->fh,
+				&op->ba);
+		break;
+	default:
+		c->v->ops->open(c->bc, op, op->path, VFS_O_WRITE, &f->fh, &op->ba);
+		break;
+	}
+}
+
+static int open_atomic_then(struct vfs_op *op)
+{
+	struct vfs_file *f = op->f;
+	int fl = f->flags;
+	switch (op->step) {
+	case OA_STAT_TARGET:
+		if (op->rc >= 0 && op->ba.is_dir) {
+			op->rc = SMBG_EISDIR;
+		} else if (op->rc >= 0 && (fl & VFS_O_EXCL)) {
+			op->rc = SMBG_EEXIST;
+			op->msg[0] = '\0';
+		} else if (op->rc >= 0 || (op->rc == SMBG_ENOENT && (fl & VFS_O_CREAT))) {
+			oa_submit(op, OA_CREATE_TMP);
+			return 1;
+		}
+		break;
+	case OA_OPEN_TMP:
+		if (op->rc == SMBG_ENOENT) {
+			oa_submit(op, OA_OPEN_TARGET);
+			return 1;
+		}
+		if (op->rc >= 0) {
+			f->tmp_path = op->path2;
+			op->path2 = NULL;
+			log_info("vfs: %s: continuing the interrupted upload in %s", op->path,
+				 f->tmp_path);
+		}
+		break;
+	case OA_OPEN_TARGET:
+		if (op->rc == SMBG_ENOENT && (fl & VFS_O_CREAT)) {
+			oa_submit(op, OA_CREATE_TMP);
+			return 1;
+		}
+		break; /* in place (appending to, or resuming, a complete file) */
+	case OA_CREATE_TMP:
+		if (op->rc >= 0) {
+			f->tmp_path = op->path2;
+			op->path2 = NULL;
+		}
+		break;
+	}
+	return open_then(op);
 }
 
 static int open_then(struct vfs_op *op)
@@ -1129,8 +1526,47 @@ int vfs_open(struct vfs_conn *c, const char *path, int flags, struct vfs_file **
 	op->file_out = out;
 	op->then = open_then;
 	op->fr = fresh_now(c->v);
+	if (write && atomic_mode(c->v)) {
+		op->path = xstrdup(path);
+		op->path2 = partial_of(path);
+		if (!op->path || !op->path2) {
+			file_put(f);
+			return op_fail(op, SMBG_ENAME, "no room for the upload's temporary name");
+		}
+		op->then = open_atomic_then;
+		if (!(bflags & (VFS_O_TRUNC | VFS_O_EXCL))) {
+			oa_submit(op, OA_OPEN_TMP);
+			return 0;
+		}
+		/* what is the target (a folder, a link leading out)? a fresh listing knows. A
+		 * remote backend is not asked in the common case (CREAT|TRUNC): a round trip per
+		 * upload, for a folder in the way that the rename at close reports anyway (and
+		 * links there are the server's business) */
+		if ((vfs_caps(c->v) & VFS_CAP_REMOTE) && (bflags & VFS_O_CREAT) &&
+		    !(bflags & VFS_O_EXCL)) {
+			oa_submit(op, OA_CREATE_TMP);
+			return 0;
+		}
+		struct vfs_attr ca;
+		size_t plen;
+		const char *base = vfs_path_base(path, &plen);
+		int r = c->v->dc ? dircache_lookup(c->v->dc, path, plen, base, &ca) : 0;
+		if (r == 0) {
+			oa_submit(op, OA_STAT_TARGET);
+			return 0;
+		}
+		op->step = OA_STAT_TARGET;
+		op->ba.is_dir = r == 1 && S_ISDIR(ca.mode);
+		vfs_op_done(op, r == 1 ? 0 : SMBG_ENOENT, NULL);
+		return 0;
+	}
 	c->v->ops->open(c->bc, op, path, bflags, &f->fh, &op->ba);
 	return 0;
+}
+
+void vfs_file_abandon(struct vfs_file *f)
+{
+	f->abandon = 1;
 }
 
 const char *vfs_file_path(const struct vfs_file *f)
@@ -1147,9 +1583,12 @@ static int read_then(struct vfs_op *op)
 {
 	struct vfs_file *f = op->f;
 	op->f = NULL;
-	/* a short read says where the file ends; the client's next read usually asks there
-	 * (an empty answer teaches nothing a reader would ask again soon) */
-	if (op->rc > 0 && (size_t)op->rc < op->len && !f->closed) {
+	/* a short read that reached the size the open reported says where the file ends; the
+	 * client's next read usually asks there (an empty answer teaches nothing a reader would
+	 * ask again soon). A read short of the request for another reason must not end the
+	 * file early. */
+	if (op->rc > 0 && (size_t)op->rc < op->len && !f->closed &&
+	    op->off + (uint64_t)op->rc == f->oattr.size) {
 		f->eof_off = op->off + (uint64_t)op->rc;
 		f->eof_fr = op->fr;
 	}
@@ -1223,6 +1662,23 @@ int vfs_read(struct vfs_conn *c, struct vfs_file *f, void *buf, size_t len, uint
 	return 0;
 }
 
+/* A write is all or nothing: fewer bytes than sent would leave a hole where the client
+ * thinks its data is. A failed write marks the upload incomplete (no rename at close). */
+static int write_then(struct vfs_op *op)
+{
+	struct vfs_file *f = op->f;
+	op->f = NULL;
+	if (op->rc >= 0 && (size_t)op->rc != op->len) {
+		snprintf(op->msg, sizeof(op->msg), "short write: %d of %zu bytes written", op->rc,
+			 op->len);
+		op->rc = SMBG_EIO;
+	}
+	if (op->rc < 0)
+		f->write_failed = 1;
+	file_put(f);
+	return 0;
+}
+
 int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t len, uint64_t off,
 	      vfs_cb cb, void *priv)
 {
@@ -1252,6 +1708,10 @@ int vfs_write(struct vfs_conn *c, struct vfs_file *f, const void *buf, size_t le
 		f->wend = f->wpos;
 	f->wrote = 1;
 	vfs_changed(c->v);
+	op->f = f;
+	op->len = len;
+	op->then = write_then;
+	f->refs++;
 	c->v->ops->write(c->bc, op, f->fh, buf, len, off);
 	return 0;
 }
@@ -1369,14 +1829,32 @@ static int close_then(struct vfs_op *op)
 {
 	struct vfs_conn *c = op->c;
 	struct vfs_file *f = op->f;
+	if (op->step == 0 && f->tmp_path && op->rc >= 0 && !f->abandon && !f->write_failed &&
+	    c->v->ops->frename) {
+		/* a complete upload: renamed over its name by the handle, then closed */
+		op->step = 3;
+		c->v->ops->frename(c->bc, op, f->fh, f->path);
+		return 1;
+	}
+	if (op->step == 3) {
+		/* not renamed by the handle (an SMB1 server may refuse it): by path after the
+		 * close, as backends without frename do; that one's error is reported */
+		if (op->rc >= 0)
+			f->renamed = 1;
+		else
+			log_debug("vfs: %s: rename by handle failed (%s); renaming by path",
+				  f->path, op->msg[0] ? op->msg : smbg_strerror(op->rc));
+		op->rc = 0;
+		op->msg[0] = '\0';
+		op->step = 0;
+	}
 	if (op->step == 0) {
 		/* times were set (or not) before closing; a failure there is reported, but the
 		 * file is closed either way */
-		int rc = op->rc;
 		op->step = 1;
 		void *fh = f->fh;
 		f->fh = NULL;
-		op->saved_rc = rc;
+		op_save(op);
 		if (!(f->flags & VFS_O_WRITE) && c->v->ops->close_nowait) {
 			/* read only: nothing can go wrong that the client could act on */
 			c->v->ops->close_nowait(c->bc, fh);
@@ -1386,8 +1864,30 @@ static int close_then(struct vfs_op *op)
 		c->v->ops->close(c->bc, op, fh);
 		return 1;
 	}
-	if (op->rc >= 0 && op->saved_rc < 0)
-		op->rc = op->saved_rc;
+	if (op->step == 1) {
+		if (op->rc >= 0 && op->saved_rc < 0)
+			op_restore(op);
+		if (f->tmp_path && !f->renamed && op->rc >= 0 && !f->abandon && !f->write_failed) {
+			/* complete: it appears under its name now, whole */
+			op->step = 2;
+			c->v->ops->rename(c->bc, op, f->tmp_path, f->path, 1);
+			return 1;
+		}
+		if (f->tmp_path && op->rc >= 0 && f->write_failed) {
+			op->rc = SMBG_EIO;
+			snprintf(op->msg, sizeof(op->msg),
+				 "the upload failed; the data written is kept under %s",
+				 vfs_path_base(f->tmp_path, NULL));
+		}
+		if (f->tmp_path && f->abandon)
+			log_info("vfs: %s: the client went away; the upload so far is kept in %s",
+				 f->path, f->tmp_path);
+	} else if (op->step == 2 && op->rc < 0) {
+		char m[OP_MSG_MAX];
+		snprintf(m, sizeof(m), "%s", op->msg[0] ? op->msg : smbg_strerror(op->rc));
+		snprintf(op->msg, sizeof(op->msg),
+			 "renaming the upload over its name failed: %.120s", m);
+	}
 	if (f->flags & VFS_O_WRITE)
 		cache_invalidate_parent(c->v, f->path);
 	op->f = NULL;

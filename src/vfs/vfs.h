@@ -46,6 +46,11 @@ struct vfs_opts {
 	int no_seek;	    /* --no-seek: reads must be sequential */
 	int dir_cache_time; /* --dir-cache-time in seconds (default 300; 0 = no cache) */
 	enum vfs_cache_mode cache_mode;
+	/* --timeout: seconds an operation may wait for the backend (default 30; 0 = none).
+	 * Applied to each SMB connection too. */
+	int timeout;
+	/* --inplace: uploads write the target directly instead of a temporary name */
+	int inplace;
 };
 
 /* Fills o with rclone's defaults (uid/gid of the process, umask of the process). */
@@ -71,8 +76,9 @@ struct vfs_dirent {
 	struct vfs_attr attr;
 };
 struct vfs_dir {
-	int refs; /* atomic */
-	size_t n;
+	int refs;	/* atomic */
+	size_t n;	/* entries shown */
+	size_t nhidden; /* after them: temporary uploads (not shown; known to STAT) */
 	struct vfs_dirent *ents;
 	char *names; /* NUL-terminated names, back to back */
 	size_t names_len, names_cap;
@@ -158,9 +164,10 @@ void vfs_flush_caches(struct vfs *v);
 /* Opens the backend for this connection (connects to the SMB server). On failure returns
  * NULL and writes a reason into err. */
 struct vfs_conn *vfs_conn_new(struct vfs *v, char *err, size_t errlen);
-/* Closes every file still open on c (also in the backend: no server handle stays open) and
- * frees c. Callbacks of operations still in flight run with SMBG_ECANCELED first. NULL is a
- * no-op. */
+/* Closes every file still open on c (also in the backend: no server handle stays open; an
+ * upload left open is abandoned, see vfs_file_abandon) and frees c. Operations still in
+ * flight complete first (their callbacks run), by their deadlines at the latest; should the
+ * backend still not answer, its connection is aborted (vfs_conn_abort). NULL is a no-op. */
 void vfs_conn_free(struct vfs_conn *c);
 struct vfs *vfs_conn_vfs(const struct vfs_conn *c);
 
@@ -177,6 +184,26 @@ void vfs_conn_run(struct vfs_conn *c);
 int vfs_conn_has_completions(const struct vfs_conn *c);
 /* Operations submitted and not yet completed. */
 size_t vfs_conn_inflight(const struct vfs_conn *c);
+/* Milliseconds until vfs_conn_run() must run again for a deadline (an operation's or the
+ * backend's), -1 when there is none: the loop's poll timeout. */
+int vfs_conn_timeout_ms(struct vfs_conn *c);
+/* The one "poll until" loop: services c (polling its fds, waking up for deadlines) and runs
+ * completions until cond(arg) holds (checked after every run). deadline_ms is absolute
+ * (clock_now_ms(), util/clock.h), or < 0 for none. Returns 0 once cond holds,
+ * SMBG_ETIMEDOUT when deadline_ms passes first, SMBG_EIO when nothing could complete any
+ * more (no fd to poll, no deadline to wait for). Not from a callback. */
+int vfs_conn_run_until(struct vfs_conn *c, int (*cond)(void *arg), void *arg, int64_t deadline_ms);
+/* Ends the backend connection: every operation in flight completes with an error (from the
+ * next vfs_conn_run), and later ones fail at once with why (copied; NULL: a default). The
+ * caller's buffers are then free again. */
+void vfs_conn_abort(struct vfs_conn *c, const char *why);
+
+/* Deadlines (DESIGN decision 13's companion, issue 8): every operation that waits for the
+ * backend has one, vfs_opts.timeout seconds after it (or its current step) was submitted.
+ * When it passes, the backend connection is ended (vfs_conn_abort): the late operation
+ * completes with SMBG_ETIMEDOUT and the message "the SMB server did not answer within N s",
+ * and nothing can complete into its buffers afterwards. The loop must wake up for this:
+ * poll with vfs_conn_timeout_ms(). */
 
 /* ---- Paths ---- */
 
@@ -210,7 +237,15 @@ int vfs_statfs(struct vfs_conn *c, const char *path, struct vfs_statfs *out, vfs
 int vfs_hash(struct vfs_conn *c, const char *path, enum vfs_hash_algo algo, uint8_t *out,
 	     size_t *outlen, vfs_cb cb, void *priv);
 
-/* Opens path. The cache mode's rules apply (rclone's documented `off` semantics: a file
+/* Atomic uploads (cache mode off, without --inplace): a file opened for writing is written
+ * under a temporary name in the same folder, ".NAME.XXXXXXXX.partial" (XXXXXXXX: a hash of
+ * NAME; vfs_partial_name), hidden from listings, and renamed over path when it is closed.
+ * Opened without VFS_O_TRUNC, an existing temporary is continued (a resumed upload; its size
+ * is the file's size, also for vfs_stat of path while path itself does not exist); without
+ * a temporary an existing path is written in place (append, resume of a complete file).
+ * Temporaries older than VFS_PARTIAL_MAX_AGE are removed when their folder is listed.
+ *
+ * Opens path. The cache mode's rules apply (rclone's documented `off` semantics: a file
  * cannot be open for reading and writing at once, and is written sequentially: without
  * VFS_O_TRUNC the first write starts at 0 or at the size the file had when opened (a resumed
  * upload), every later one where the previous one ended). VFS_O_APPEND: every write goes to
@@ -229,12 +264,24 @@ int vfs_fstat(struct vfs_conn *c, struct vfs_file *f, struct vfs_attr *out, vfs_
 int vfs_fsetattr(struct vfs_conn *c, struct vfs_file *f, const struct vfs_setattr *sa, vfs_cb cb,
 		 void *priv);
 int vfs_fsync(struct vfs_conn *c, struct vfs_file *f, vfs_cb cb, void *priv);
-/* Closes and frees f (also when the close fails). The callback still runs once. */
+/* Closes and frees f (also when the close fails). The callback still runs once. An atomic
+ * upload (see vfs_open) is renamed over its target here, unless a write failed or
+ * vfs_file_abandon() was called: its data then stays under the temporary name. */
 int vfs_close(struct vfs_conn *c, struct vfs_file *f, vfs_cb cb, void *priv);
+/* The client went away without closing f: vfs_close keeps an atomic upload's data under its
+ * temporary name instead of renaming it over the target. */
+void vfs_file_abandon(struct vfs_file *f);
 /* The VFS path f was opened with (borrowed until vfs_close). */
 const char *vfs_file_path(const struct vfs_file *f);
 /* VFS_O_* flags in effect (after the cache mode's rules). */
 int vfs_file_flags(const struct vfs_file *f);
+
+#define VFS_PARTIAL_MAX_AGE (24 * 3600) /* seconds */
+/* Writes the temporary name of an upload of the VFS path `path` into out (a VFS path).
+ * Returns its length or SMBG_ENAME when it does not fit. */
+int vfs_partial_name(const char *path, char *out, size_t outlen);
+/* 1 when name (one path component) is such a temporary name. */
+int vfs_is_partial_name(const char *name, size_t len);
 
 /* ---- Blocking helpers (submit + run the loop for c until done; not from a callback) ---- */
 int vfs_wait(struct vfs_conn *c, int *done);

@@ -500,13 +500,16 @@ def test_disconnect_mid_upload_closes_files(server, root):
         c.send(WRITE, 10 + i, c.s(h) + struct.pack(">Q", i * 32768) + c.s(b"z" * 32768))
     for i in range(10):
         c.recv()
-    assert any(p.endswith("partial.bin") for p in s.open_fds())
+    assert any("partial.bin" in p for p in s.open_fds())
     t.sock.close()  # no goodbye
     deadline = time.time() + 10
-    while time.time() < deadline and any(p.endswith("partial.bin") for p in s.open_fds()):
+    while time.time() < deadline and any("partial.bin" in p for p in s.open_fds()):
         time.sleep(0.1)
-    assert not any(p.endswith("partial.bin") for p in s.open_fds())
-    assert (root / "partial.bin").stat().st_size == 10 * 32768
+    assert not any("partial.bin" in p for p in s.open_fds())
+    # an atomic upload: nothing under the name, the data kept under the temporary one
+    assert not (root / "partial.bin").exists()
+    tmp = list(root.glob(".partial.bin.*.partial"))
+    assert len(tmp) == 1 and tmp[0].stat().st_size == 10 * 32768
 
 
 # ---- rclone's sftp backend as a client -----------------------------------------------------

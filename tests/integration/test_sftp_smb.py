@@ -173,7 +173,10 @@ def test_disconnect_mid_upload_leaves_no_smb_handle(server, area, samba):
     while time.time() < deadline and open_files(samba, "partial.bin"):
         time.sleep(0.2)
     assert open_files(samba, "partial.bin") == []
-    assert (area.path / "partial.bin").stat().st_size == 16 * 65536
+    # an atomic upload: nothing under the name, the data kept under the temporary one
+    assert not (area.path / "partial.bin").exists()
+    tmp = list(area.path.glob(".partial.bin.*.partial"))
+    assert len(tmp) == 1 and tmp[0].stat().st_size == 16 * 65536
 
 
 def test_resume_write_at_size_over_smb(server, area, samba):
@@ -424,7 +427,7 @@ def test_reads_see_a_file_grow(server, area, samba):
 
 def test_change_through_another_session_is_seen_at_once(server, area, samba):
     area.write("shared.txt", b"old content")
-    s = server(area.url())
+    s = server(area.url(), "--inplace")  # the writer changes the file the reader has open
     ta, tb = s.paramiko(), s.paramiko()  # both logged in before the timed part
     ca = RawSftp(ta)
     sfb = paramiko.SFTPClient.from_transport(tb)

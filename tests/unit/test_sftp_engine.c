@@ -15,6 +15,7 @@
 
 #include "sftp/proto.h"
 #include "sftp/sftp.h"
+#include "util/clock.h"
 #include "util/cursor.h"
 #include "util/wbuf.h"
 #include "vfs/backend.h"
@@ -55,6 +56,9 @@ static char *rig_read(struct rig *r, const char *name)
 	return buf;
 }
 
+static int rig_timeout = -1;	/* --timeout for the next rig_start (-1: the default) */
+static size_t rig_max_buffered; /* sftp_opts.max_buffered for the next rig_start (0: default) */
+
 static void rig_start(struct rig *r, const struct vfs_backend_ops *ops, int read_only,
 		      size_t max_handles)
 {
@@ -64,6 +68,9 @@ static void rig_start(struct rig *r, const struct vfs_backend_ops *ops, int read
 	struct vfs_opts vo;
 	vfs_opts_default(&vo);
 	vo.read_only = read_only;
+	if (rig_timeout >= 0)
+		vo.timeout = rig_timeout;
+	vo.inplace = 1; /* these tests look at the target's bytes while it is open */
 	char err[256];
 	r->v = vfs_new_with(ops ? ops : &vfs_backend_local, r->dir, &vo, err, sizeof(err));
 	assert_non_null(r->v);
@@ -73,6 +80,8 @@ static void rig_start(struct rig *r, const struct vfs_backend_ops *ops, int read
 	sftp_opts_default(&so);
 	if (max_handles)
 		so.max_handles = max_handles;
+	if (rig_max_buffered)
+		so.max_buffered = rig_max_buffered;
 	r->e = sftp_engine_new(r->vc, &so);
 	assert_non_null(r->e);
 }
@@ -880,6 +889,251 @@ static void test_out_of_order_replies(void **state)
 	close(hold_fd);
 }
 
+/* ---- a backend that never answers reads (a frozen server) until it is aborted ---- */
+
+static struct held stuck[64];
+static int nstuck;
+static int stuck_pipe[2] = {-1, -1};
+static int stuck_aborts;
+
+static void stuck_read(void *bc, struct vfs_op *op, void *fh, void *buf, size_t len, uint64_t off)
+{
+	(void)bc;
+	assert_true(nstuck < 64);
+	stuck[nstuck++] = (struct held){op, fh, buf, len, off};
+}
+
+static int stuck_pollfd(void *bc, struct pollfd *pfd)
+{
+	(void)bc;
+	pfd->fd = stuck_pipe[0]; /* never readable */
+	pfd->events = POLLIN;
+	return 1;
+}
+
+static int stuck_service(void *bc, short revents)
+{
+	(void)bc;
+	(void)revents;
+	return 0;
+}
+
+/* The connection is ended: what was pending fails (and its buffers are free again); the
+ * bytes written into them show that no late completion reaches freed memory (ASan). */
+static void stuck_abort(void *bc)
+{
+	(void)bc;
+	stuck_aborts++;
+	while (nstuck > 0) {
+		struct held *x = &stuck[--nstuck];
+		memset(x->buf, 'x', x->len);
+		vfs_op_done(x->op, SMBG_ECLOSED, "closed");
+	}
+}
+
+static const struct vfs_backend_ops *stuck_ops(void)
+{
+	static struct vfs_backend_ops ops;
+	ops = vfs_backend_local;
+	ops.read = stuck_read;
+	ops.conn_pollfd = stuck_pollfd;
+	ops.conn_service = stuck_service;
+	ops.conn_abort = stuck_abort;
+	nstuck = 0;
+	stuck_aborts = 0;
+	assert_int_equal(pipe(stuck_pipe), 0);
+	return &ops;
+}
+
+static void stuck_done(void)
+{
+	close(stuck_pipe[0]);
+	close(stuck_pipe[1]);
+	rig_timeout = -1;
+}
+
+static int output_waiting(void *arg)
+{
+	return sftp_engine_output_pending(arg) > 0;
+}
+
+static void collect(struct rig *r)
+{
+	struct iovec iov[16];
+	int n;
+	while ((n = sftp_engine_output(r->e, iov, 16)) > 0) {
+		for (int i = 0; i < n; i++) {
+			memcpy(r->out + r->outlen, iov[i].iov_base, iov[i].iov_len);
+			r->outlen += iov[i].iov_len;
+			sftp_engine_output_done(r->e, iov[i].iov_len);
+		}
+	}
+}
+
+/* A read the backend never answers is answered with an error by the VFS deadline (and the
+ * backend connection is ended, so nothing completes into the buffer later). */
+static void test_unanswered_read_times_out(void **state)
+{
+	(void)state;
+	rig_timeout = 1;
+	struct rig r;
+	rig_start(&r, stuck_ops(), 0, 0);
+	rig_file(&r, "f", "aaaabbbbcccc");
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 1, "f", SSH_FXF_READ);
+	expect_handle(&r, 1, h, &hl);
+	send_read(&r, 2, h, hl, 0, 4);
+	assert_int_equal(nstuck, 1);
+	int64_t t0 = clock_now_ms();
+	assert_int_equal(vfs_conn_timeout_ms(r.vc) <= 1000, 1);
+	assert_int_equal(vfs_conn_run_until(r.vc, output_waiting, r.e, t0 + 5000), 0);
+	int64_t took = clock_now_ms() - t0;
+	assert_true(took >= 900 && took < 3000);
+	collect(&r);
+	const char *m = expect_status(&r, 2, SSH_FX_FAILURE);
+	assert_non_null(strstr(m, "did not answer within 1 s"));
+	assert_int_equal(stuck_aborts, 1);
+	assert_int_equal(sftp_engine_busy(r.e), 0);
+	rig_stop(&r);
+	stuck_done();
+}
+
+/* The session ends with reads in flight that the backend never answers and a file left
+ * open: sftp_engine_free returns within the deadline and frees nothing an operation could
+ * still complete into (ASan would see the late writes of stuck_abort otherwise). */
+static void test_free_with_work_in_flight(void **state)
+{
+	(void)state;
+	rig_timeout = 1;
+	struct rig r;
+	rig_start(&r, stuck_ops(), 0, 0);
+	rig_file(&r, "f", "aaaabbbbcccc");
+	rig_init(&r);
+	uint8_t h[256], w[256];
+	uint32_t hl, wl;
+	send_open(&r, 1, "f", SSH_FXF_READ);
+	expect_handle(&r, 1, h, &hl);
+	send_open(&r, 2, "up", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
+	expect_handle(&r, 2, w, &wl);
+	send_write(&r, 3, w, wl, 0, "half");
+	expect_status(&r, 3, SSH_FX_OK);
+	for (uint32_t i = 0; i < 3; i++)
+		send_read(&r, 10 + i, h, hl, 4 * i, 4);
+	send_handle_op(&r, SSH_FXP_CLOSE, 20, h, hl); /* queued behind the reads */
+	assert_int_equal(nstuck, 3);
+	assert_int_equal(sftp_engine_busy(r.e), 4);
+	int64_t t0 = clock_now_ms();
+	/* the asynchronous way: shutdown, then run the loop until idle */
+	sftp_engine_shutdown(r.e);
+	assert_int_equal(sftp_engine_input_room(r.e), 0);
+	assert_false(sftp_engine_idle(r.e));
+	sftp_engine_free(r.e); /* the synchronous way on top: bounded */
+	r.e = NULL;
+	assert_true(clock_now_ms() - t0 < 4000);
+	assert_int_equal(nstuck, 0);
+	assert_int_equal(vfs_conn_inflight(r.vc), 0);
+	assert_string_equal(rig_read(&r, "up"), "half");
+	rig_stop(&r);
+	stuck_done();
+}
+
+/* ---- memory: WRITE data counts towards the same budget as READ data ---- */
+
+static void stuck_write(void *bc, struct vfs_op *op, void *fh, const void *buf, size_t len,
+			uint64_t off)
+{
+	(void)bc;
+	assert_true(nstuck < 64);
+	stuck[nstuck++] = (struct held){op, fh, (void *)buf, len, off};
+}
+
+static void stuck_abort_writes(void *bc)
+{
+	(void)bc;
+	stuck_aborts++;
+	while (nstuck > 0)
+		vfs_op_done(stuck[--nstuck].op, SMBG_ECLOSED, "closed");
+}
+
+/* A server that does not answer writes: the client's WRITEs do not all start (each holds
+ * its packet); the engine starts about max_buffered worth, then stops taking input. */
+static void test_writes_count_towards_the_budget(void **state)
+{
+	(void)state;
+	static struct vfs_backend_ops ops;
+	ops = *stuck_ops();
+	ops.write = stuck_write;
+	ops.conn_abort = stuck_abort_writes;
+	rig_max_buffered = 1024 * 1024;
+	rig_timeout = 1;
+	struct rig r;
+	rig_start(&r, &ops, 0, 0);
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 1, "up", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
+	expect_handle(&r, 1, h, &hl);
+	static char chunk[200 * 1024 + 1];
+	memset(chunk, 'w', sizeof(chunk) - 1);
+	size_t offered = 0, taken = 0;
+	for (uint32_t i = 0; i < 60; i++) { /* 12 MiB of WRITEs */
+		struct wbuf b = pkt(SSH_FXP_WRITE, 100 + i);
+		wbuf_put_be32(&b, hl);
+		wbuf_put_bytes(&b, h, hl);
+		put_u64(&b, (uint64_t)i * 200 * 1024);
+		put_str(&b, chunk);
+		uint8_t len[4] = {(uint8_t)(b.len >> 24), (uint8_t)(b.len >> 16),
+				  (uint8_t)(b.len >> 8), (uint8_t)b.len};
+		offered += 4 + b.len;
+		taken += sftp_engine_input(r.e, len, 4);
+		taken += sftp_engine_input(r.e, b.p, b.len);
+		wbuf_free(&b);
+		sftp_engine_process(r.e);
+	}
+	/* 1 MiB of budget: 5 writes of 200 KiB start (the sixth starts over it), no more */
+	assert_true(nstuck >= 5 && nstuck <= 6);
+	assert_true(taken < offered); /* and input stopped (4 MiB of packets not started) */
+	assert_true(offered - taken > 4 * 1024 * 1024);
+	rig_max_buffered = 0;
+	rig_stop(&r);
+	stuck_done();
+}
+
+static int done_calls;
+static void on_done(void *priv)
+{
+	(void)priv;
+	done_calls++;
+}
+
+/* The done callback runs once, when the last operation of a shut-down engine completes. */
+static void test_shutdown_done_callback(void **state)
+{
+	(void)state;
+	rig_timeout = 1;
+	struct rig r;
+	rig_start(&r, stuck_ops(), 0, 0);
+	rig_file(&r, "f", "aaaabbbb");
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 1, "f", SSH_FXF_READ);
+	expect_handle(&r, 1, h, &hl);
+	send_read(&r, 2, h, hl, 0, 4);
+	done_calls = 0;
+	sftp_engine_set_done_cb(r.e, on_done, NULL);
+	sftp_engine_shutdown(r.e);
+	assert_int_equal(done_calls, 0);
+	vfs_conn_abort(r.vc, "test");
+	vfs_conn_run(r.vc);
+	assert_int_equal(done_calls, 1);
+	assert_true(sftp_engine_idle(r.e));
+	rig_stop(&r);
+	stuck_done();
+}
+
 /* ---- sftp_serve_refusal: --stdio when the remote cannot be opened ---- */
 
 static void write_all(int fd, const void *p, size_t n)
@@ -1030,6 +1284,10 @@ int main(void)
 	    cmocka_unit_test(test_out_of_order_replies),
 	    cmocka_unit_test(test_close_queued_behind_fstat),
 	    cmocka_unit_test(test_refusal_answers_with_the_reason),
+	    cmocka_unit_test(test_unanswered_read_times_out),
+	    cmocka_unit_test(test_free_with_work_in_flight),
+	    cmocka_unit_test(test_shutdown_done_callback),
+	    cmocka_unit_test(test_writes_count_towards_the_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

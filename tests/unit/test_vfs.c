@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vfs/backend.h"
@@ -333,7 +334,7 @@ static void test_local_cache_mode_off_rules(void **state)
 static const char *lr_read(struct local_rig *r, const char *name)
 {
 	static char buf[256];
-	char p[256];
+	char p[512];
 	snprintf(p, sizeof(p), "%s/%s", r->dir, name);
 	FILE *f = fopen(p, "r");
 	assert_non_null(f);
@@ -382,6 +383,154 @@ static void lr_close(struct local_rig *r, struct vfs_file *f)
 {
 	struct done x = RUN(r->c, vfs_close(r->c, f, cb, dp_));
 	assert_int_equal(x.rc, 0);
+}
+
+static int lr_exists(struct local_rig *r, const char *name)
+{
+	char p[VFS_PATH_MAX + 64];
+	snprintf(p, sizeof(p), "%s/%s", r->dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* Atomic uploads: written under a hidden temporary name, renamed over the target at close;
+ * a client that goes away leaves the data there and the next write-open without TRUNC
+ * continues it; stale temporaries go when their folder is listed; --inplace opts out. */
+static void test_local_atomic_upload(void **state)
+{
+	(void)state;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	struct local_rig r;
+	lr_start(&r, &o);
+	char tmp[VFS_PATH_MAX];
+	assert_true(vfs_partial_name("d/up.bin", tmp, sizeof(tmp)) > 0);
+	assert_int_equal(strncmp(tmp, "d/.up.bin.", 10), 0);
+	const char *tb = vfs_path_base(tmp, NULL);
+	assert_true(vfs_is_partial_name(tb, strlen(tb)));
+	assert_false(vfs_is_partial_name("up.bin", 6));
+	assert_false(vfs_is_partial_name(".x.partial", 10));
+	assert_true(vfs_partial_name("up.bin", tmp, sizeof(tmp)) > 0);
+	/* a name of 255 bytes still gets a temporary name that fits one component */
+	char longname[256];
+	memset(longname, 'n', 255);
+	longname[255] = '\0';
+	char ltmp[VFS_PATH_MAX];
+	assert_true(vfs_partial_name(longname, ltmp, sizeof(ltmp)) == 255);
+
+	lr_write(&r, "up.bin", "old");
+	struct vfs_file *f = lr_open(&r, "up.bin", VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC);
+	assert_int_equal(lr_pwrite(&r, f, "hello ", 0), 6);
+	assert_string_equal(lr_read(&r, "up.bin"), "old"); /* untouched while uploading */
+	assert_string_equal(lr_read(&r, tmp), "hello ");
+	/* hidden from listings */
+	struct vfs_dir *d = NULL;
+	struct done x = RUN(r.c, vfs_readdir(r.c, "", &d, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(d->n, 1);
+	assert_string_equal(vfs_dirent_name(d, 0), "up.bin");
+	vfs_dir_put(d);
+	/* the client goes away: nothing is renamed */
+	vfs_file_abandon(f);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "up.bin"), "old");
+	assert_string_equal(lr_read(&r, tmp), "hello ");
+	/* resume (reput): no TRUNC continues the temporary, whose size the open reports */
+	f = lr_open(&r, "up.bin", VFS_O_WRITE | VFS_O_CREAT | VFS_O_APPEND);
+	struct vfs_attr a;
+	x = RUN(r.c, vfs_fstat(r.c, f, &a, cb, dp_));
+	assert_int_equal(a.size, 6);
+	assert_int_equal(lr_pwrite(&r, f, "world", 6), 5);
+	lr_close(&r, f);
+	assert_string_equal(lr_read(&r, "up.bin"), "hello world");
+	assert_false(lr_exists(&r, tmp));
+
+	/* a new file: it does not exist until complete; STAT shows the interrupted upload */
+	assert_true(vfs_partial_name("new.bin", tmp, sizeof(tmp)) > 0);
+	f = lr_open(&r, "new.bin", VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC);
+	assert_int_equal(lr_pwrite(&r, f, "abc", 0), 3);
+	assert_false(lr_exists(&r, "new.bin"));
+	vfs_file_abandon(f);
+	lr_close(&r, f);
+	assert_false(lr_exists(&r, "new.bin"));
+	x = RUN(r.c, vfs_stat(r.c, "new.bin", &a, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(a.size, 3);
+	/* EXCL: the target must not exist (the temporary does not count) */
+	x = RUN(r.c, vfs_open(r.c, "up.bin", VFS_O_WRITE | VFS_O_CREAT | VFS_O_EXCL, &f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EEXIST);
+
+	/* stale temporaries (older than a day) are removed when their folder is listed */
+	lr_write(&r, ".gone.0badc0de.partial", "stale");
+	char p[256];
+	snprintf(p, sizeof(p), "%s/.gone.0badc0de.partial", r.dir);
+	struct timespec old[2] = {{time(NULL) - 2 * 86400, 0}, {time(NULL) - 2 * 86400, 0}};
+	assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
+	vfs_flush_caches(r.v);
+	x = RUN(r.c, vfs_readdir(r.c, "", &d, cb, dp_));
+	assert_int_equal(x.rc, 0);
+	assert_int_equal(d->n, 1); /* up.bin; new.bin's temporary is young and hidden */
+	vfs_dir_put(d);
+	vfs_conn_run(r.c);
+	assert_false(lr_exists(&r, ".gone.0badc0de.partial"));
+	assert_true(lr_exists(&r, tmp));
+	lr_stop(&r);
+
+	/* --inplace: the target is written directly */
+	o.inplace = 1;
+	lr_start(&r, &o);
+	f = lr_open(&r, "ip.bin", VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC);
+	assert_int_equal(lr_pwrite(&r, f, "direct", 0), 6);
+	assert_string_equal(lr_read(&r, "ip.bin"), "direct");
+	lr_close(&r, f);
+	lr_stop(&r);
+}
+
+/* ---- a backend that writes and reads short (a misbehaving server) ---- */
+
+static void short_write(void *bc, struct vfs_op *op, void *fh, const void *buf, size_t len,
+			uint64_t off)
+{
+	vfs_backend_local.write(bc, op, fh, buf, len > 1 ? len - 1 : len, off);
+}
+
+static void short_read(void *bc, struct vfs_op *op, void *fh, void *buf, size_t len, uint64_t off)
+{
+	vfs_backend_local.read(bc, op, fh, buf, len > 4 ? len / 2 : len, off);
+}
+
+/* A write the server takes short is an error (never a hole), and the upload it belongs to
+ * is not renamed over its target; a read short of the request does not end the file early
+ * (the cached end of file comes only from a read that reached the size the open saw). */
+static void test_short_io(void **state)
+{
+	(void)state;
+	static struct vfs_backend_ops ops;
+	ops = vfs_backend_local;
+	ops.write = short_write;
+	ops.read = short_read;
+	struct vfs_opts o;
+	vfs_opts_default(&o);
+	struct local_rig r;
+	lr_start_with(&r, &ops, &o);
+	struct vfs_file *f = lr_open(&r, "w", VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC);
+	struct done x = RUN(r.c, vfs_write(r.c, f, "abcd", 4, 0, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EIO);
+	assert_non_null(strstr(x.msg, "short write"));
+	x = RUN(r.c, vfs_close(r.c, f, cb, dp_));
+	assert_int_equal(x.rc, SMBG_EIO);
+	assert_non_null(strstr(x.msg, "upload failed"));
+	assert_false(lr_exists(&r, "w"));
+
+	lr_write(&r, "r", "0123456789");
+	f = lr_open(&r, "r", VFS_O_READ);
+	char buf[16];
+	x = RUN(r.c, vfs_read(r.c, f, buf, 10, 0, cb, dp_));
+	assert_int_equal(x.rc, 5);
+	x = RUN(r.c, vfs_read(r.c, f, buf, 5, 5, cb, dp_));
+	assert_true(x.rc > 0); /* not an end of file */
+	assert_memory_equal(buf, "56", 2);
+	lr_close(&r, f);
+	lr_stop(&r);
 }
 
 static void fstat_fails(void *bc, struct vfs_op *op, void *fh, struct vfs_battr *out)
@@ -451,9 +600,10 @@ static void test_local_resume_and_append(void **state)
 	assert_int_equal(lr_pwrite(&r, f, "c", 5), 1);
 	lr_close(&r, f);
 	assert_string_equal(lr_read(&r, "n"), "c");
-	/* TRUNC: the first write is at 0 */
+	/* TRUNC: the first write is at 0; the file keeps its content until the new one is
+	 * complete (an atomic upload, renamed over it at close) */
 	f = lr_open(&r, "f", VFS_O_WRITE | VFS_O_TRUNC);
-	assert_string_equal(lr_read(&r, "f"), "");
+	assert_string_equal(lr_read(&r, "f"), "xyz123");
 	assert_int_equal(lr_pwrite(&r, f, "q", 6), SMBG_ENOTSUP);
 	assert_int_equal(lr_pwrite(&r, f, "q", 0), 1);
 	lr_close(&r, f);
@@ -679,6 +829,7 @@ static void test_remote_round_trips(void **state)
 	assert_true(rt.fd >= 0);
 	struct vfs_opts o;
 	vfs_opts_default(&o);
+	o.inplace = 1; /* writers change the file the readers have open */
 	struct local_rig r;
 	lr_start_with(&r, &ops, &o);
 	lr_write(&r, "s", "hello");
@@ -820,6 +971,8 @@ int main(void)
 	    cmocka_unit_test(test_local_confinement),
 	    cmocka_unit_test(test_local_cache_mode_off_rules),
 	    cmocka_unit_test(test_local_resume_and_append),
+	    cmocka_unit_test(test_local_atomic_upload),
+	    cmocka_unit_test(test_short_io),
 	    cmocka_unit_test(test_local_read_only_and_no_seek),
 	    cmocka_unit_test(test_local_hash),
 	    cmocka_unit_test(test_remote_round_trips),
