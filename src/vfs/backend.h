@@ -57,6 +57,9 @@ struct vfs_backend_ops {
 	/* Optional: 1 while requests the VFS does not track (closes sent without waiting) are
 	 * still pending: vfs_conn_free lets them finish. */
 	int (*conn_busy)(void *bc);
+	/* Optional: 1 when, after conn_abort, the connection re-establishes itself (the SMB
+	 * client's reconnect): later operations are served, only those in flight failed. */
+	int (*conn_heals)(void *bc);
 	/* Optional: ms until conn_service must run for a deadline of the backend, -1 none. */
 	int (*conn_timeout_ms)(void *bc);
 	/* Optional: called about once a second from the connection's loop; active says whether

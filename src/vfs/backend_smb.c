@@ -446,6 +446,12 @@ static int smb_conn_busy(void *p)
 	return smb_client_pending(bc->c) > 0; /* also requests parked while reconnecting */
 }
 
+static int smb_conn_heals(void *p)
+{
+	struct smb_conn *bc = p;
+	return smb_client_reconnecting(bc->c);
+}
+
 static int smb_conn_timeout_ms(void *p)
 {
 	struct smb_conn *bc = p;
@@ -903,6 +909,7 @@ const struct vfs_backend_ops vfs_backend_smb = {
     .conn_busy = smb_conn_busy,
     .conn_tick = smb_conn_tick,
     .conn_timeout_ms = smb_conn_timeout_ms,
+    .conn_heals = smb_conn_heals,
     .stat = smb_stat_op,
     .readdir = smb_readdir_op,
     .open = smb_open_op,

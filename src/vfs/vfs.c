@@ -497,7 +497,11 @@ void vfs_conn_abort(struct vfs_conn *c, const char *why)
 	snprintf(c->abort_msg, sizeof(c->abort_msg), "%s",
 		 why ? why : "the connection to the server was ended");
 	if (c->v->ops->conn_abort)
-		c->v->ops->conn_abort(c->bc);
+		c->v->ops->conn_abort(c->bc); /* what was in flight has failed, with abort_msg */
+	if (c->v->ops->conn_heals && c->v->ops->conn_heals(c->bc)) {
+		c->aborted = 0; /* later operations reconnect and get deadlines of their own */
+		return;
+	}
 	c->dead = 1;
 }
 

@@ -194,8 +194,9 @@ int vfs_conn_timeout_ms(struct vfs_conn *c);
  * more (no fd to poll, no deadline to wait for). Not from a callback. */
 int vfs_conn_run_until(struct vfs_conn *c, int (*cond)(void *arg), void *arg, int64_t deadline_ms);
 /* Ends the backend connection: every operation in flight completes with an error (from the
- * next vfs_conn_run), and later ones fail at once with why (copied; NULL: a default). The
- * caller's buffers are then free again. */
+ * next vfs_conn_run), and later ones fail at once with why (copied; NULL: a default), unless
+ * the backend heals itself (conn_heals: the SMB client reconnects), when later ones are
+ * served over the new connection. The caller's buffers are then free again. */
 void vfs_conn_abort(struct vfs_conn *c, const char *why);
 
 /* Deadlines (DESIGN decision 13's companion, issue 8): every operation that waits for the

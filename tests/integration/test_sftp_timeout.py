@@ -125,18 +125,21 @@ def test_frozen_smbd_read_answered_within_timeout(server, area, samba):
             print(f"paramiko READ answered after {took:.2f} s (frozen smbd)")
             assert TIMEOUT - 0.5 <= took <= TIMEOUT + 4, took
             assert f"did not answer within {TIMEOUT} s" in str(ei.value), str(ei.value)
-            # the same SSH connection still answers (REALPATH needs no SMB)
+            # the same SSH connection still answers (REALPATH needs no SMB); the session's
+            # SMB client is trying to reconnect meanwhile, and one attempt holds the
+            # connection's thread for at most the timeout (a known limit, docs/serve-sftp.md)
             t1 = time.monotonic()
             typ, _ = side.call(REALPATH, 7, side.s("."))
-            assert typ == NAME and time.monotonic() - t1 < 2
+            assert typ == NAME and time.monotonic() - t1 < TIMEOUT + 2
             # another session is not affected at all
             with sb.open("small.txt", "rb") as g:
                 assert g.read() == b"small\n"
-            # session A's later requests fail at once instead of hanging
+            # session A's later requests are answered (an error while the server stays
+            # frozen) within the timeout plus one reconnect attempt, never left hanging
             t2 = time.monotonic()
             with pytest.raises(IOError):
                 sa.open("small.txt", "rb")
-            assert time.monotonic() - t2 < 2
+            assert time.monotonic() - t2 < 2 * TIMEOUT + 3
     finally:
         for c in (side, sa, sb):
             try:
