@@ -1,0 +1,38 @@
+"""paramiko's putfo pipelines up to 32 KiB WRITEs as fast as the window allows and reads the
+replies only at the end: the gateway must keep taking them (or hold the SSH window) without a
+deadlock, on both backends."""
+import hashlib
+import io
+import os
+
+import paramiko
+import pytest
+
+from sftp_helpers import Area, HostKeys, Server
+
+
+@pytest.fixture(scope="module")
+def hostkey():
+    k = HostKeys()
+    yield k.path
+    k.cleanup()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", ["smb", "local"])
+def test_putfo_large(smbgate_bin, hostkey, samba, tmp_path, backend):
+    area = Area(samba)
+    data = os.urandom(48 * 1024 * 1024 + 4321)
+    remote = area.url() if backend == "smb" else str(tmp_path)
+    disk = area.path if backend == "smb" else tmp_path
+    s = Server(smbgate_bin, remote, key=hostkey)
+    try:
+        t = s.paramiko()
+        sftp = paramiko.SFTPClient.from_transport(t)
+        sftp.putfo(io.BytesIO(data), "big.bin")
+        sftp.close()
+        t.close()
+    finally:
+        s.stop()
+    got = (disk / "big.bin").read_bytes()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
