@@ -127,13 +127,13 @@ int cli_fail_local(const char *cmd, const char *op, const char *path, int errnum
 	return cli_errorf(cmd, CLI_EXIT_ERROR, "%s %s: %s", op, cli_safe(path), strerror(errnum));
 }
 
-/* "STATUS_X (description)" when the client's last NTSTATUS explains err. Otherwise the
- * description, and for protocol-level failures (no status to show) the library's own account
- * of what went wrong, which is the only useful part of such a message. */
 /* The library's message for a plain close by the server (a lost connection that is no more than
  * that: its details, such as the NEGOTIATE hint, go to the log). */
 #define CLOSED_PLAIN "the server closed the connection"
 
+/* "STATUS_X (description)" when the client's last NTSTATUS explains err. Otherwise the
+ * description, and for protocol-level failures (no status to show) the library's own account
+ * of what went wrong, which is the only useful part of such a message. */
 static void status_text(const struct cli_conn *cc, int err, char *buf, size_t n)
 {
 	uint32_t st = cc->c ? smb_client_ntstatus(cc->c) : 0;
