@@ -128,6 +128,8 @@ void smb_client_set_reconnect_attempts(struct smb_client *c, unsigned n);
 unsigned smb_client_reconnects(const struct smb_client *c);
 /* 1 while the connection is down and being re-established (requests wait). */
 int smb_client_reconnecting(const struct smb_client *c);
+/* 1 once reconnecting has given up (the attempt limit reached): the client is dead. */
+int smb_client_reconnect_gave_up(const struct smb_client *c);
 
 enum smb_stage smb_client_stage(const struct smb_client *c);
 /* One-line description of the last error ("open docs/a.txt: STATUS_OBJECT_NAME_NOT_FOUND

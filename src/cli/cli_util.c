@@ -127,6 +127,10 @@ int cli_fail_local(const char *cmd, const char *op, const char *path, int errnum
 	return cli_errorf(cmd, CLI_EXIT_ERROR, "%s %s: %s", op, cli_safe(path), strerror(errnum));
 }
 
+/* The library's message for a plain close by the server (a lost connection that is no more than
+ * that: its details, such as the NEGOTIATE hint, go to the log). */
+#define CLOSED_PLAIN "the server closed the connection"
+
 /* "STATUS_X (description)" when the client's last NTSTATUS explains err. Otherwise the
  * description, and for protocol-level failures (no status to show) the library's own account
  * of what went wrong, which is the only useful part of such a message. */
@@ -136,6 +140,9 @@ static void status_text(const struct cli_conn *cc, int err, char *buf, size_t n)
 
 	if (st != 0 && smbg_err_from_ntstatus(st) == err)
 		snprintf(buf, n, "%s (%s)", smbg_ntstatus_name(st), smbg_strerror(err));
+	else if (cc->c && err == SMBG_ECLOSED &&
+		 strncmp(smb_client_errmsg(cc->c), CLOSED_PLAIN, strlen(CLOSED_PLAIN)) == 0)
+		snprintf(buf, n, "%s", smbg_strerror(err)); /* says nothing more */
 	else if (cc->c && (err == SMBG_EPROTO || err == SMBG_ECRYPTO || err == SMBG_ENOPROTO ||
 			   err == SMBG_ENOTSUP || err == SMBG_ETOOBIG || err == SMBG_EIO ||
 			   err == SMBG_EBADF || err == SMBG_ECLOSED || err == SMBG_EAUTH))

@@ -18,14 +18,35 @@ void cli_retry_init(struct cli_retry *r, const struct cli_opts *o)
 int cli_retry_conn_lost(int err)
 {
 	/* EIO is the library's socket error (a reset among them); ECANCELED is what requests that
-	 * were in flight when the connection was torn down complete with. */
+	 * were in flight when the connection was torn down complete with; EBADF is a handle the
+	 * library's own reconnect could not carry over (open for writing, not durable): a new
+	 * connection resumes it by its confirmed offset. */
 	return err == SMBG_ECLOSED || err == SMBG_EIO || err == SMBG_ETIMEDOUT ||
-	       err == SMBG_ECANCELED;
+	       err == SMBG_ECANCELED || err == SMBG_EBADF;
 }
 
-int cli_retry_wanted(struct cli_retry *r, int err, uint64_t done)
+/* Over SMB2/3 the client reconnects by itself (cli_util.c conn_open): what reaches the CLI is
+ * then a request or handle the reconnect could not carry (worth a new connection and a
+ * resume), or the end of the client's own attempts (not worth doing them all again). A request
+ * past its --timeout fails at its deadline, reconnect or not: resumed only when the transfer
+ * had moved since the last retry (a server that answers nothing is not waited for again). Over
+ * SMB1 the client does not reconnect: every loss is the CLI's. */
+static int library_took_it(const struct cli_retry *r, int err, uint64_t done,
+			   const struct smb_client *c)
 {
-	if (!cli_retry_conn_lost(err))
+	if (!c || smb_client_dialect(c) < SMB_DIALECT_2_0_2)
+		return 0;
+	if (smb_client_reconnect_gave_up(c))
+		return 1;
+	if (err == SMBG_ETIMEDOUT)
+		return done <= r->last_done;
+	/* No drop on this connection: the error is the server's answer, not a loss. */
+	return err != SMBG_EBADF && !smb_client_reconnects(c) && !smb_client_reconnecting(c);
+}
+
+int cli_retry_wanted(struct cli_retry *r, int err, uint64_t done, const struct smb_client *c)
+{
+	if (!cli_retry_conn_lost(err) || library_took_it(r, err, done, c))
 		return 0;
 	if (done > r->last_done) {
 		r->used = 0;

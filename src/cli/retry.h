@@ -21,13 +21,16 @@ struct cli_retry {
 
 void cli_retry_init(struct cli_retry *r, const struct cli_opts *o);
 
-/* 1 when err means the connection is gone (closed, reset, timed out), which a new connection
- * may cure; 0 for everything else (authentication, no such file, access denied...). */
+/* 1 when err means the connection is gone (closed, reset, timed out) or a handle was lost with
+ * it (the library's reconnect could not keep it), which a new connection may cure; 0 for
+ * everything else (authentication, no such file, access denied...). */
 int cli_retry_conn_lost(int err);
 
 /* 1 when a transfer that failed with err at position done (bytes, any origin that only grows)
- * should reconnect: err is a lost connection and retries are left. Counts progress. */
-int cli_retry_wanted(struct cli_retry *r, int err, uint64_t done);
+ * on client c should reconnect: err is a lost connection or handle, retries are left, and it is
+ * not something c's own reconnect already dealt with (its attempts spent, a request past its
+ * timeout, an error on a connection that never dropped). Counts progress. */
+int cli_retry_wanted(struct cli_retry *r, int err, uint64_t done, const struct smb_client *c);
 
 /* Reports the failure of op on path with err as a warning ("...; reconnecting in 2 s (retry 1
  * of 3)"), waits, and reconnects cc (cli_reconnect), again while the new connection fails with a

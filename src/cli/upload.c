@@ -166,7 +166,7 @@ static int upload_rename(struct upload *u, struct cli_retry *r, int *lost)
 		}
 		if (cli_retry_conn_lost(err))
 			u->rename_unsure = 1;
-		if (!cli_retry_wanted(r, err, u->confirmed)) {
+		if (!cli_retry_wanted(r, err, u->confirmed, u->cc->c)) {
 			*lost = cli_retry_conn_lost(err);
 			rc = cli_fail(u->cc, err, "rename the upload to", u->remote);
 			if (err == SMBG_EACCES || err == SMBG_EPERM)
@@ -237,7 +237,7 @@ int upload_file(struct cli_conn *cc, const struct cli_opts *o, int fd, const str
 	for (;;) {
 		rc = upload_attempt(&u, first);
 		first = 0;
-		if (rc >= 0 || !resumable || !cli_retry_wanted(&r, rc, u.confirmed))
+		if (rc >= 0 || !resumable || !cli_retry_wanted(&r, rc, u.confirmed, cc->c))
 			break;
 		rc = cli_retry_reconnect(&r, cc, o, rc, u.op, remote);
 		if (rc != 0) { /* no new connection: the data stays where it is */

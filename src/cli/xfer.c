@@ -232,7 +232,7 @@ int xfer_fetch(struct cli_conn *cc, const struct cli_opts *o, const char *remote
 				rc = cli_fail(cc, err, "close", remote);
 			break;
 		}
-		if (!cli_retry_wanted(&r, err, done)) {
+		if (!cli_retry_wanted(&r, err, done, cc->c)) {
 			rc = cli_fail(cc, err, op, remote);
 			break;
 		}

@@ -376,6 +376,8 @@ int smb_client_connect(struct smb_client *c)
 	if ((rc = c->ops->login(c)) < 0)
 		return rc;
 	c->stage = SMB_STAGE_READY;
+	if (c->recon)
+		c->recon->was_ready = 1; /* from now on a drop is reconnected */
 	return 0;
 }
 
@@ -420,6 +422,11 @@ unsigned smb_client_reconnects(const struct smb_client *c)
 int smb_client_reconnecting(const struct smb_client *c)
 {
 	return smb_recon_down(c);
+}
+
+int smb_client_reconnect_gave_up(const struct smb_client *c)
+{
+	return c->recon && c->recon->state == SMB_RECON_FAILED;
 }
 
 enum smb_stage smb_client_stage(const struct smb_client *c)

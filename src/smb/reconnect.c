@@ -34,17 +34,21 @@ static void set_state(struct smb_client *c, enum smb_recon_state to)
 	rc->state = to;
 }
 
-/* Where the FileId sits in the body of the requests that can be sent again; 0 = none. */
+/* Where the FileId sits in the body of a request on an open file; 0 = none. Every such request
+ * can be parked unsent while the connection is down, and is then sent with the reopened
+ * handle's FileId. */
 static int fid_offset(uint16_t command)
 {
 	switch (command) {
 	case SMB2_READ:
 	case SMB2_WRITE:
-		return 16; /* 2.2.19, 2.2.21 */
+	case SMB2_SET_INFO:
+		return 16; /* 2.2.19, 2.2.21, 2.2.39 */
 	case SMB2_CLOSE:
 	case SMB2_FLUSH:
+	case SMB2_IOCTL:
 	case SMB2_QUERY_DIRECTORY: /* its entries skip what was delivered (dir_skip) */
-		return 8;	   /* 2.2.15, 2.2.17, 2.2.33 */
+		return 8;	   /* 2.2.15, 2.2.17, 2.2.31, 2.2.33 */
 	case SMB2_QUERY_INFO:
 		return 24; /* 2.2.37 */
 	default:
@@ -53,12 +57,24 @@ static int fid_offset(uint16_t command)
 }
 
 /* Requests that may be sent again after a drop (their pdu is kept after sending). Others
- * (renames, deletes, set-info) change state on the server: when one is in flight at a drop it
- * fails. A listing round is sent again on the reopened directory, which passes over the
- * entries already delivered. */
+ * (renames, deletes, set-info, ioctls) change state on the server: when one is in flight at a
+ * drop it fails. A listing round is sent again on the reopened directory, which passes over
+ * the entries already delivered. */
 static int replayable(uint16_t command)
 {
-	return fid_offset(command) || command == SMB2_CREATE || command == SMB2_ECHO;
+	switch (command) {
+	case SMB2_READ:
+	case SMB2_WRITE:
+	case SMB2_CLOSE:
+	case SMB2_FLUSH:
+	case SMB2_QUERY_DIRECTORY:
+	case SMB2_QUERY_INFO:
+	case SMB2_CREATE:
+	case SMB2_ECHO:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static void park(struct smb_client *c, struct smb2_req *r)
@@ -92,6 +108,20 @@ static void fail_req(struct smb_client *c, struct smb2_req *r, int err)
 {
 	r->done(c, r, err, NULL);
 	smb2_req_free(r);
+}
+
+/* Fails every parked request with err; c->errmsg is kept for the caller. */
+static void fail_parked(struct smb_client *c, int err)
+{
+	char msg[sizeof(c->errmsg)];
+	memcpy(msg, c->errmsg, sizeof(msg));
+	struct smb2_req *r = unpark_all(c->recon);
+	while (r) {
+		struct smb2_req *next = r->next;
+		fail_req(c, r, err);
+		memcpy(c->errmsg, msg, sizeof(msg));
+		r = next;
+	}
 }
 
 /* The message of a request on a handle lost in a reconnect. */
@@ -129,6 +159,9 @@ int smb_recon_enable(struct smb_client *c, int on)
 		if (!c->recon)
 			return SMBG_ENOMEM;
 		c->recon->backoff_ms = SMB_RECON_BACKOFF_FIRST_MS;
+		c->recon->answered = 1;
+		/* Enabled on a client already connected: its drops are taken over from now on. */
+		c->recon->was_ready = c->stage == SMB_STAGE_READY && c->t.fd >= 0;
 	} else if (!on && c->recon) {
 		smb_recon_free(c);
 	}
@@ -196,8 +229,8 @@ static void take_one(struct smb_client *c, struct smb2_req *r)
 int smb_recon_drop(struct smb_client *c, int err)
 {
 	struct smb_recon *rc = c->recon;
-	if (c->ops != &smb2_ops || c->stage != SMB_STAGE_READY)
-		return 0; /* SMB1, or never connected: no reconnect */
+	if (c->ops != &smb2_ops || c->stage != SMB_STAGE_READY || !rc->was_ready)
+		return 0; /* SMB1, or never connected (a failed first connect): no reconnect */
 	switch (rc->state) {
 	case SMB_RECON_DOWN:
 		return 1; /* already handled */
@@ -207,6 +240,19 @@ int smb_recon_drop(struct smb_client *c, int err)
 		break;
 	default:
 		return 0; /* an attempt or a re-authentication: it sees the failure */
+	}
+	/* A connection that drops again before it answers anything (a link that cuts every
+	 * connection at the same point) is not reconnected for ever: max_attempts such drops in a
+	 * row fail the client as a failed attempt would. */
+	rc->fruitless = rc->answered ? 0 : rc->fruitless + 1;
+	if (rc->max_attempts && rc->fruitless >= rc->max_attempts) {
+		smb_failf(c, err < 0 ? err : SMBG_EIO,
+			  "the connection to %s was lost again before any answer after each of %u "
+			  "reconnects (last: %s)",
+			  c->url.host, rc->fruitless, c->errmsg);
+		set_state(c, SMB_RECON_FAILED);
+		fail_parked(c, err < 0 ? err : SMBG_EIO); /* parked while the session expired */
+		return 0;
 	}
 	snprintf(rc->last, sizeof(rc->last), "%s", c->errmsg);
 	log_warn("connection to %s lost (%s): reconnecting", c->url.host, rc->last);
@@ -244,6 +290,8 @@ int smb_recon_expired(struct smb_client *c, struct smb2_req *r, uint32_t status)
 {
 	struct smb_recon *rc = c->recon;
 	int gone = status == STATUS_USER_SESSION_DELETED || status == STATUS_NETWORK_NAME_DELETED;
+	if (rc->state == SMB_RECON_UP && status != STATUS_NETWORK_SESSION_EXPIRED && !gone)
+		rc->answered = 1; /* the connection works (smb_recon_drop) */
 	if ((status != STATUS_NETWORK_SESSION_EXPIRED && !gone) ||
 	    r->command == SMB2_SESSION_SETUP || r->command == SMB2_NEGOTIATE ||
 	    r->command == SMB2_LOGOFF || !r->keep_pdu)
@@ -277,11 +325,13 @@ int smb_recon_expired(struct smb_client *c, struct smb2_req *r, uint32_t status)
 
 /* ---- sending the parked requests again ---- */
 
-static void patch_fid(struct smb2_req *r)
+int smb_recon_patch_fid(struct smb2_req *r)
 {
 	int at = fid_offset(r->command);
-	if (at && r->file && r->pdu.len >= 4 + SMB2_HDR_SIZE + (size_t)at + 16)
-		memcpy(r->pdu.p + 4 + SMB2_HDR_SIZE + at, r->file->fid, 16);
+	if (!at || !r->file || r->pdu.len < 4 + SMB2_HDR_SIZE + (size_t)at + 16)
+		return 0;
+	memcpy(r->pdu.p + 4 + SMB2_HDR_SIZE + at, r->file->fid, 16);
+	return 1;
 }
 
 /* A CLOSE whose handle the server dropped with the connection: done without the wire. */
@@ -314,7 +364,7 @@ static void resend_parked(struct smb_client *c, int reopened)
 				continue;
 			}
 			if (reopened)
-				patch_fid(r);
+				smb_recon_patch_fid(r);
 		}
 		/* Sent before and its fate unknown: the server may recognise it (3.x). */
 		r->replay = r->sent && c->dialect >= SMB_DIALECT_3_0;
@@ -370,15 +420,7 @@ static void give_up(struct smb_client *c)
 	smb_failf(c, c->dead,
 		  "the connection to %s was lost and %u reconnect attempts failed (last: %s)",
 		  c->url.host, rc->failures, rc->last);
-	char msg[sizeof(c->errmsg)];
-	memcpy(msg, c->errmsg, sizeof(msg));
-	struct smb2_req *r = unpark_all(rc);
-	while (r) {
-		struct smb2_req *next = r->next;
-		fail_req(c, r, c->dead);
-		memcpy(c->errmsg, msg, sizeof(msg));
-		r = next;
-	}
+	fail_parked(c, c->dead);
 }
 
 /* Brings the dialect state back to a fresh one with no connection (after a failed attempt). */
@@ -437,6 +479,7 @@ static void attempt(struct smb_client *c)
 	rc->reconnects++;
 	rc->failures = 0;
 	rc->backoff_ms = SMB_RECON_BACKOFF_FIRST_MS;
+	rc->answered = 0;
 	log_info("reconnected to %s after %.1f s (%zu requests to send again)", c->url.host,
 		 (double)(clock_now_ms() - rc->down_since) / 1000.0, rc->nparked);
 	set_state(c, SMB_RECON_UP);

@@ -46,12 +46,16 @@ struct smb_recon {
 	unsigned max_attempts; /* consecutive failed attempts before giving up; 0 = never */
 	unsigned failures;     /* consecutive failed attempts */
 	unsigned reconnects;   /* successful reconnects */
+	unsigned fruitless;    /* drops in a row with no answer since the reconnect before */
+	int answered;	       /* an answer arrived since the last reconnect */
 	unsigned gen;	       /* reconnect generation (struct smb_file.reopen_gen) */
 	int backoff_ms;	       /* the wait after the next failed attempt */
 	int64_t next_ms;       /* monotonic time of the next attempt */
 	int64_t down_since;
 	int busy;	/* an attempt or a re-authentication is running (no nesting) */
 	int reset;	/* the server ended the session or tree: drop the connection, reconnect */
+	int was_ready;	/* the client has been connected (SMB_STAGE_READY) at least once: only
+			 * then is a drop reconnected; a failed first connect fails as without */
 	char last[512]; /* why the connection went down, or the last attempt failed */
 	struct smb2_req *parked_head, *parked_tail; /* FIFO, linked through smb2_req.next */
 	size_t nparked;
@@ -80,6 +84,10 @@ int smb_recon_expired(struct smb_client *c, struct smb2_req *r, uint32_t status)
 int smb_recon_service(struct smb_client *c);
 /* Milliseconds until the machine needs smb_recon_service again (for poll), at most cap. */
 int smb_recon_wait_ms(const struct smb_client *c, int cap);
+/* Writes r->file's current FileId into r's unsent pdu (after the file was reopened under a new
+ * one): for every request that carries a FileId (READ, WRITE, CLOSE, FLUSH, QUERY_INFO,
+ * QUERY_DIRECTORY, SET_INFO, IOCTL). 1 when patched, 0 when r carries none. */
+int smb_recon_patch_fid(struct smb2_req *r);
 /* 1 while the connection is down (requests park). */
 int smb_recon_down(const struct smb_client *c);
 

@@ -7,6 +7,7 @@ durable handles across a disconnect, not across its own restart)."""
 
 import hashlib
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -171,17 +172,27 @@ def test_put_survives_cut_on_durable_handle(samba_r, run_smbgate, tmp_path):
     wait_no_open_files(samba_r)
 
 
-def test_put_without_durable_handle_fails_clearly(samba_r, run_smbgate, tmp_path):
+def test_put_without_durable_handle_resumes_through_the_cli(samba_r, run_smbgate, tmp_path):
     """SMB 2.1 has no durable handles v2: a write in flight at the cut cannot be known to have
-    landed, so the upload fails with a message that says so instead of succeeding."""
+    landed, so the library fails the handle ("could not be kept") instead of carrying it; the
+    CLI then resumes the upload over a new connection from what the server had confirmed, and
+    the file on the share is exactly the source."""
+    data = os.urandom(64 * 1024 * 1024)
     src = tmp_path / "src.bin"
-    src.write_bytes(os.urandom(64 * 1024 * 1024))
+    src.write_bytes(data)
     with CutProxy(samba_r.port) as px:
         px.cut(after=20 * 1024 * 1024, to_server=True)
-        r = run_smbgate("put", src, px.url(samba_r, "plain", "nodur.bin", max_protocol="2.1"))
+        r = run_smbgate("-v", "put", src, px.url(samba_r, "plain", "nodur.bin", max_protocol="2.1"))
     assert px.cuts == 1
-    assert r.returncode != 0, "the upload succeeded across a lost write"
-    assert "could not be kept" in r.stderr, r.stderr
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"handle lost in the reconnect: .*durable", r.stderr), r.stderr
+    assert re.search(r"invalid or stale handle; reconnecting in 1 s \(retry 1 of 3\)", r.stderr), \
+        r.stderr
+    assert re.search(r"resuming the upload of nodur\.bin at byte [1-9]", r.stderr), r.stderr
+    d = Path(samba_r.share_path("plain"))
+    assert hashlib.sha256((d / "nodur.bin").read_bytes()).digest() == \
+        hashlib.sha256(data).digest()
+    assert not [x.name for x in d.iterdir() if x.name.startswith(".nodur.bin.")]  # no .partial
     wait_no_open_files(samba_r)
 
 
