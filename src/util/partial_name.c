@@ -16,9 +16,12 @@ static size_t utf8_prefix(const char *s, size_t len, size_t max)
 {
 	if (len <= max)
 		return len;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
+	/* a UTF-8 character is at most 4 bytes: no lead byte that close means the name is not
+	 * UTF-8 (the server will refuse it anyway), so cut at max rather than at nothing */
+	size_t cut = max;
+	while (cut > 0 && max - cut < 4 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	return max - cut < 4 ? cut : max;
 }
 
 char *partial_name_make(const char *path, uint32_t tag)

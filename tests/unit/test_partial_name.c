@@ -63,6 +63,19 @@ static void test_make_long(void **state)
 	assert_int_equal(strlen(s), 236 + 18); /* "." + name + ".XXXXXXXX.partial" */
 	assert_null(strstr(s, "\xc3"));
 	free(s);
+
+	/* not UTF-8 (continuation bytes only, found by fuzz_partial_name): cut at the limit, not
+	 * to nothing, so that the name still parses as a temporary */
+	uint32_t tag = 0;
+	size_t tlen = 0;
+	memset(name, 0x8d, 290);
+	name[290] = '\0';
+	s = partial_name_make(name, 9);
+	assert_non_null(s);
+	assert_int_equal(strlen(s), PARTIAL_NAME_MAX);
+	assert_int_equal(partial_name_parse(s, &tlen, &tag), 1);
+	assert_int_equal(tag, 9);
+	free(s);
 }
 
 static void test_parse(void **state)
