@@ -226,6 +226,7 @@ static void req_free(struct sftp_engine *e, struct sftp_req *r)
 		free(r->pkt);
 	free(r->path);
 	free(r->path2);
+	free(r->wr_msg);
 	vfs_dir_put(r->dir);
 	sftp_obuf_free(e, r->ob);
 	free(r);

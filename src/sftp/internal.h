@@ -47,6 +47,9 @@ struct sftp_handle {
 	size_t inflight;
 	enum req_kind kind;
 	struct sftp_req *wq_head, *wq_tail;
+	/* WRITEs started and not answered, oldest first: their replies leave in this order */
+	struct sftp_req *wr_head, *wr_tail;
+	int wr_flushing; /* write_finish is sending them (further up the stack) */
 	uint64_t bytes_read, bytes_written;
 };
 
@@ -76,6 +79,10 @@ struct sftp_req {
 	struct sftp_handle *nh; /* the handle an OPEN/OPENDIR is creating */
 	int flags;
 	size_t charged; /* bytes of its packet counted in e->data_inflight until it is freed */
+	/* a WRITE done but answered only after the handle's earlier ones (ops_file.c) */
+	struct sftp_req *wr_next;
+	int wr_done, wr_rc;
+	char *wr_msg; /* owned */
 };
 
 struct sftp_engine {

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sftp/internal.h"
 #include "util/log.h"
@@ -236,6 +237,42 @@ void sftp_op_read(struct sftp_req *r)
 
 /* ---- WRITE ---- */
 
+/* The replies to one handle's WRITEs leave in the order the WRITEs came, whatever order the
+ * backend finishes them in (an SMB server completes pipelined writes out of order). The
+ * draft allows any order, but paramiko's pipelined writes (putfo) wait for the replies one
+ * by one and drop one that overtakes the reply awaited, then wait for it forever. A finished
+ * WRITE waits for the ones before it with its packet still charged, so --max-buffered and
+ * the request cap still bound what waits. */
+static void write_finish(struct sftp_req *r, int rc, const char *msg)
+{
+	struct sftp_handle *h = r->h;
+	r->wr_done = 1;
+	r->wr_rc = rc;
+	if (rc < 0 && msg)
+		r->wr_msg = strdup(msg); /* none: the status code's own message */
+	if (h->wr_flushing)
+		return; /* a write_finish further up the stack sends it in turn */
+	h->wr_flushing = 1;
+	while (h->wr_head && h->wr_head->wr_done) {
+		struct sftp_req *x = h->wr_head;
+		h->wr_head = x->wr_next;
+		int last = h->wr_head == NULL;
+		if (last) {
+			h->wr_tail = NULL;
+			h->wr_flushing = 0;
+		}
+		char *m = x->wr_msg;
+		x->wr_msg = NULL;
+		sftp_req_status(x, x->wr_rc, m);
+		free(m);
+		/* after the last one h may be gone (a CLOSE waiting behind it starts); before
+		 * it, the WRITEs still listed keep h in use */
+		if (last)
+			return;
+	}
+	h->wr_flushing = 0;
+}
+
 static void write_cb(void *priv, int rc, const char *msg)
 {
 	struct sftp_req *r = priv;
@@ -248,15 +285,22 @@ static void write_cb(void *priv, int rc, const char *msg)
 		r->e->stats.bytes_written += r->n;
 		r->h->bytes_written += r->n;
 	}
-	sftp_req_status(r, rc < 0 ? rc : 0, rc < 0 ? msg : NULL);
+	write_finish(r, rc < 0 ? rc : 0, rc < 0 ? msg : NULL);
 }
 
 static void write_start(struct sftp_req *r)
 {
+	struct sftp_handle *h = r->h;
+	r->wr_next = NULL;
+	if (h->wr_tail)
+		h->wr_tail->wr_next = r;
+	else
+		h->wr_head = r;
+	h->wr_tail = r;
 	/* the data stays in the request's packet buffer until the write is done */
-	int rc = vfs_write(r->e->vc, r->h->f, r->data, r->n, r->off, write_cb, r);
+	int rc = vfs_write(r->e->vc, h->f, r->data, r->n, r->off, write_cb, r);
 	if (rc < 0)
-		sftp_req_status(r, rc, NULL);
+		write_finish(r, rc, NULL);
 }
 
 void sftp_op_write(struct sftp_req *r)

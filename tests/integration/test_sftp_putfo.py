@@ -1,6 +1,8 @@
-"""paramiko's putfo pipelines up to 32 KiB WRITEs as fast as the window allows and reads the
-replies only at the end: the gateway must keep taking them (or hold the SSH window) without a
-deadlock, on both backends."""
+"""paramiko's putfo pipelines up to 32 KiB WRITEs and, once more than 100 are unanswered,
+reads their replies one by one in request order, dropping any reply that overtakes the one
+awaited (and then waiting forever for it). Samba completes pipelined writes out of order, so
+the gateway must send one handle's WRITE replies in request order; the local backend
+completes them in order anyway. Over SMB this hung after a few MiB without that ordering."""
 import hashlib
 import io
 import os

@@ -889,6 +889,95 @@ static void test_out_of_order_replies(void **state)
 	close(hold_fd);
 }
 
+/* WRITEs finished newest first (as an SMB server may): their replies still leave in the order
+ * the WRITEs came (paramiko's putfo waits for them one by one and hangs on any other order);
+ * the newest fails, and its message survives the wait. */
+struct held_w {
+	struct vfs_op *op;
+	void *fh;
+	const void *buf;
+	size_t len;
+	uint64_t off;
+};
+static struct held_w heldw[16];
+static int nheldw;
+
+static void rev_write(void *bc, struct vfs_op *op, void *fh, const void *buf, size_t len,
+		      uint64_t off)
+{
+	(void)bc;
+	assert_true(nheldw < 16);
+	heldw[nheldw++] = (struct held_w){op, fh, buf, len, off};
+}
+
+static int revw_pollfd(void *bc, struct pollfd *pfd)
+{
+	(void)bc;
+	pfd->fd = hold_fd;
+	pfd->events = POLLIN;
+	return nheldw > 0;
+}
+
+static int revw_service(void *bc, short revents)
+{
+	(void)revents;
+	int first = 1;
+	while (nheldw > 0) {
+		struct held_w *x = &heldw[--nheldw];
+		if (first) /* the newest fails */
+			vfs_op_done(x->op, SMBG_EACCES, "refused by the test");
+		else
+			vfs_backend_local.write(bc, x->op, x->fh, x->buf, x->len, x->off);
+		first = 0;
+	}
+	return 0;
+}
+
+static void test_write_replies_in_order(void **state)
+{
+	(void)state;
+	static struct vfs_backend_ops rev;
+	rev = vfs_backend_local;
+	rev.write = rev_write;
+	rev.conn_pollfd = revw_pollfd;
+	rev.conn_service = revw_service;
+	hold_fd = open("/dev/null", O_RDONLY);
+	nheldw = 0;
+	struct rig r;
+	rig_start(&r, &rev, 0, 0);
+	rig_init(&r);
+	uint8_t h[256];
+	uint32_t hl;
+	send_open(&r, 1, "w", SSH_FXF_WRITE | SSH_FXF_CREAT);
+	expect_handle(&r, 1, h, &hl);
+	send_write(&r, 100, h, hl, 0, "aaaa");
+	send_write(&r, 101, h, hl, 4, "bbbb");
+	send_write(&r, 102, h, hl, 8, "cccc");
+	assert_int_equal(nheldw, 3); /* all three in flight together */
+	struct pollfd pfd;
+	assert_int_equal(vfs_conn_pollfds(r.vc, &pfd, 1), 1);
+	pfd.revents = POLLIN;
+	vfs_conn_service(r.vc, &pfd, 1);
+	sftp_engine_process(r.e);
+	struct iovec iov[16];
+	int n = sftp_engine_output(r.e, iov, 16);
+	for (int i = 0; i < n; i++) {
+		memcpy(r.out + r.outlen, iov[i].iov_base, iov[i].iov_len);
+		r.outlen += iov[i].iov_len;
+		sftp_engine_output_done(r.e, iov[i].iov_len);
+	}
+	expect_status(&r, 100, SSH_FX_OK);
+	expect_status(&r, 101, SSH_FX_OK);
+	const char *msg = expect_status(&r, 102, SSH_FX_PERMISSION_DENIED);
+	assert_non_null(strstr(msg, "refused by the test"));
+	assert_int_equal(sftp_engine_busy(r.e), 0);
+	send_handle_op(&r, SSH_FXP_CLOSE, 2, h, hl);
+	expect_status(&r, 2, SSH_FX_OK);
+	assert_string_equal(rig_read(&r, "w"), "aaaabbbb");
+	rig_stop(&r);
+	close(hold_fd);
+}
+
 /* ---- a backend that never answers reads (a frozen server) until it is aborted ---- */
 
 static struct held stuck[64];
@@ -1282,6 +1371,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed_and_unknown),
 	    cmocka_unit_test(test_read_only),
 	    cmocka_unit_test(test_out_of_order_replies),
+	    cmocka_unit_test(test_write_replies_in_order),
 	    cmocka_unit_test(test_close_queued_behind_fstat),
 	    cmocka_unit_test(test_refusal_answers_with_the_reason),
 	    cmocka_unit_test(test_unanswered_read_times_out),
