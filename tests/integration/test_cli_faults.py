@@ -118,7 +118,8 @@ def test_put_carried_by_durable_handle(samba, run_smbgate, area, src):
     with cut_proxy(samba, "c2s") as p:
         r = run_smbgate("-v", "put", "--timeout", "5", src,
                         p.url(samba, "plain", f"{rel}/dh.bin"), timeout=120)
-        assert p.cuts == 1 and p.connections == 2
+        # a reconnect attempt that timed out on a loaded machine (ASan) costs one connection more
+        assert p.cuts == 1 and p.connections in (2, 3), (p.connections, r.stderr)
     assert r.returncode == EXIT_OK, r.stderr
     assert re.search(LOST_RE, r.stderr, re.M), r.stderr
     assert "durable handle reconnected" in r.stderr, r.stderr
