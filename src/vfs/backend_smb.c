@@ -21,33 +21,7 @@
 #include "util/log.h"
 #include "util/url.h"
 #include "vfs/backend.h"
-
-#define POOL_MAX 4 /* idle SMB connections kept for the next SSH session */
-/* An idle connection is closed after pool_idle_ms (5 min) and kept alive with an SMB ECHO
- * every pool_echo_ms (1 min) until then; the keeper looks at most every 10 s. The tests
- * shorten them with SMBGATE_POOL_IDLE_MS / SMBGATE_POOL_ECHO_MS. */
-#define POOL_IDLE_MS_DEFAULT (5 * 60 * 1000)
-#define POOL_ECHO_MS_DEFAULT (60 * 1000)
-#define POOL_TICK_MS_MAX     10000
-
-struct smb_shared {
-	struct smb_url url; /* parsed once; each connection copies it */
-	char *display;	    /* smb://host:port/share/path, no credentials */
-	int timeout;	    /* --timeout, seconds, for every client */
-	/* idle connections: a new SSH session skips the SMB logon; taken and given back under
-	 * the lock, used by one thread at a time */
-	pthread_mutex_t lock;
-	struct smb_client *pool[POOL_MAX];
-	int64_t pool_since[POOL_MAX]; /* idle since */
-	int64_t pool_echo[POOL_MAX];  /* last heard from (the last ECHO answered) */
-	int npool;
-	/* the pool keeper: ages idle connections out and keeps the others alive */
-	pthread_t keeper;
-	pthread_cond_t wake;
-	int keeper_started, stopping;
-	struct smb_client *echoing; /* the keeper's ECHO is waiting on it (fini cuts it short) */
-	int64_t pool_idle_ms, pool_echo_ms;
-};
+#include "vfs/backend_smb.h"
 
 struct smb_conn {
 	struct smb_shared *sh;
@@ -134,32 +108,6 @@ static void done_sync(struct smb_conn *bc, struct vfs_op *op, int rc)
 
 /* ---- shared state ---- */
 
-static int pool_put_locked(struct smb_shared *sh, struct smb_client *c, int64_t since,
-			   int64_t echo);
-static void *pool_keeper(void *arg);
-
-static void env_ms(const char *name, int64_t *v)
-{
-	const char *e = getenv(name);
-	if (e && *e) {
-		char *end;
-		long long x = strtoll(e, &end, 10);
-		if (!*end && x > 0)
-			*v = x;
-	}
-}
-
-#define LOGOFF_TIMEOUT_S 2 /* an idle connection's goodbye is best effort */
-
-/* Frees an idle connection: its logoff may wait LOGOFF_TIMEOUT_S at most (a server that does
- * not answer must not hold the exit or the keeper for --timeout). */
-static void idle_free(struct smb_client *c)
-{
-	if (c)
-		smb_client_set_timeout(c, LOGOFF_TIMEOUT_S);
-	smb_client_free(c);
-}
-
 /* A client for the shared URL with the configured timeout (NULL without memory). */
 static struct smb_client *client_new(struct smb_shared *sh)
 {
@@ -183,10 +131,7 @@ static void *smb_init(const char *remote, const struct vfs_opts *o, char *err, s
 		return NULL;
 	}
 	sh->timeout = o->timeout;
-	sh->pool_idle_ms = POOL_IDLE_MS_DEFAULT;
-	sh->pool_echo_ms = POOL_ECHO_MS_DEFAULT;
-	env_ms("SMBGATE_POOL_IDLE_MS", &sh->pool_idle_ms);
-	env_ms("SMBGATE_POOL_ECHO_MS", &sh->pool_echo_ms);
+	smb_pool_config(sh);
 	char why[256];
 	if (smb_url_parse(remote, &sh->url, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "invalid remote %s: %s", remote, why);
@@ -230,17 +175,7 @@ static void *smb_init(const char *remote, const struct vfs_opts *o, char *err, s
 		return NULL;
 	}
 	/* keep it: the first SSH session uses it */
-	pthread_mutex_init(&sh->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&sh->wake, &ca);
-	pthread_condattr_destroy(&ca);
-	int64_t now = clock_now_ms();
-	(void)pool_put_locked(sh, c, now, now);
-	sh->keeper_started = pthread_create(&sh->keeper, NULL, pool_keeper, sh) == 0;
-	if (!sh->keeper_started)
-		log_warn("smb: no pool keeper thread: idle connections age out only when taken");
+	smb_pool_start(sh, c);
 	return sh;
 }
 
@@ -249,20 +184,7 @@ static void smb_fini(void *bs)
 	struct smb_shared *sh = bs;
 	if (!sh)
 		return;
-	if (sh->keeper_started) {
-		pthread_mutex_lock(&sh->lock);
-		sh->stopping = 1;
-		/* an ECHO to a server that does not answer would hold the exit for --timeout */
-		if (sh->echoing && smb_client_fd(sh->echoing) >= 0)
-			(void)shutdown(smb_client_fd(sh->echoing), SHUT_RDWR);
-		pthread_cond_signal(&sh->wake);
-		pthread_mutex_unlock(&sh->lock);
-		pthread_join(sh->keeper, NULL);
-	}
-	for (int i = 0; i < sh->npool; i++)
-		idle_free(sh->pool[i]);
-	pthread_cond_destroy(&sh->wake);
-	pthread_mutex_destroy(&sh->lock);
+	smb_pool_stop(sh);
 	free(sh->display);
 	smb_url_free(&sh->url);
 	free(sh);
@@ -280,140 +202,6 @@ static size_t smb_io_size(void *bs)
 	return 1u << 20;
 }
 
-/* An idle connection is usable if the server has not closed it meanwhile: nothing should
- * arrive on an idle connection, so anything readable (EOF, a disconnect) retires it. */
-static int pool_usable(struct smb_client *c)
-{
-	int fd = smb_client_fd(c);
-	if (fd < 0)
-		return 0;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int r = poll(&p, 1, 0);
-	if (r < 0 && errno != EINTR)
-		return 0;
-	if (r > 0 && smb_client_service(c, p.revents) < 0)
-		return 0;
-	return smb_client_fd(c) >= 0;
-}
-
-static struct smb_client *pool_take(struct smb_shared *sh)
-{
-	struct smb_client *c = NULL;
-	struct smb_client *stale[POOL_MAX];
-	int nstale = 0;
-	int64_t now = clock_now_ms();
-	pthread_mutex_lock(&sh->lock);
-	while (sh->npool > 0 && !c) {
-		int i = --sh->npool;
-		if (now - sh->pool_since[i] > sh->pool_idle_ms)
-			stale[nstale++] = sh->pool[i];
-		else
-			c = sh->pool[i];
-	}
-	pthread_mutex_unlock(&sh->lock);
-	for (int i = 0; i < nstale; i++)
-		idle_free(stale[i]); /* logoff on the wire: outside the lock */
-	if (c && !pool_usable(c)) {
-		smb_client_free(c);
-		c = NULL;
-	}
-	return c;
-}
-
-/* Gives c back to the pool (under the lock); returns 0, or -1 when the pool is full. */
-static int pool_put_locked(struct smb_shared *sh, struct smb_client *c, int64_t since, int64_t echo)
-{
-	if (sh->npool >= POOL_MAX)
-		return -1;
-	sh->pool[sh->npool] = c;
-	sh->pool_since[sh->npool] = since;
-	sh->pool_echo[sh->npool] = echo;
-	sh->npool++;
-	return 0;
-}
-
-/* One round of the keeper: connections idle past pool_idle_ms are closed (logoff on the
- * wire); the others get an ECHO when nothing was heard from them for pool_echo_ms (servers
- * drop idle clients: Windows after about 15 minutes). A connection is taken out of the pool
- * while the keeper uses it, so no session can take it meanwhile. */
-static void pool_keep(struct smb_shared *sh)
-{
-	for (;;) {
-		struct smb_client *c = NULL;
-		int64_t since = 0, now = clock_now_ms();
-		int expired = 0;
-		pthread_mutex_lock(&sh->lock);
-		for (int i = 0; i < sh->npool && !sh->stopping; i++) {
-			expired = now - sh->pool_since[i] > sh->pool_idle_ms;
-			if (expired || now - sh->pool_echo[i] >= sh->pool_echo_ms) {
-				c = sh->pool[i];
-				since = sh->pool_since[i];
-				sh->pool[i] = sh->pool[--sh->npool];
-				sh->pool_since[i] = sh->pool_since[sh->npool];
-				sh->pool_echo[i] = sh->pool_echo[sh->npool];
-				break;
-			}
-		}
-		pthread_mutex_unlock(&sh->lock);
-		if (!c)
-			return;
-		if (expired) {
-			log_debug("smb: closing a connection idle for %d s",
-				  (int)(sh->pool_idle_ms / 1000));
-			idle_free(c);
-			continue;
-		}
-		pthread_mutex_lock(&sh->lock);
-		sh->echoing = sh->stopping ? NULL : c;
-		int stop = sh->stopping;
-		pthread_mutex_unlock(&sh->lock);
-		int rc = stop ? SMBG_ECANCELED : smb_echo(c);
-		pthread_mutex_lock(&sh->lock);
-		sh->echoing = NULL;
-		pthread_mutex_unlock(&sh->lock);
-		int keep = rc == 0 && smb_client_fd(c) >= 0;
-		log_debug("smb: ECHO on an idle connection: %s", rc == 0 ? "answered" : "failed");
-		if (keep) {
-			pthread_mutex_lock(&sh->lock);
-			keep = pool_put_locked(sh, c, since, clock_now_ms()) == 0;
-			pthread_mutex_unlock(&sh->lock);
-		} else {
-			log_debug("smb: an idle connection did not answer ECHO: %s",
-				  smb_client_errmsg(c));
-		}
-		if (!keep)
-			idle_free(c);
-	}
-}
-
-static void *pool_keeper(void *arg)
-{
-	struct smb_shared *sh = arg;
-	int64_t tick =
-	    sh->pool_echo_ms / 2 < POOL_TICK_MS_MAX ? sh->pool_echo_ms / 2 : POOL_TICK_MS_MAX;
-	if (tick < 100)
-		tick = 100;
-	pthread_mutex_lock(&sh->lock);
-	while (!sh->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += tick / 1000;
-		until.tv_nsec += (tick % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		(void)pthread_cond_timedwait(&sh->wake, &sh->lock, &until);
-		if (sh->stopping)
-			break;
-		pthread_mutex_unlock(&sh->lock);
-		pool_keep(sh);
-		pthread_mutex_lock(&sh->lock);
-	}
-	pthread_mutex_unlock(&sh->lock);
-	return NULL;
-}
-
 static void *smb_conn_open(void *bs, char *err, size_t errlen)
 {
 	struct smb_shared *sh = bs;
@@ -423,7 +211,7 @@ static void *smb_conn_open(void *bs, char *err, size_t errlen)
 		return NULL;
 	}
 	bc->sh = sh;
-	bc->c = pool_take(sh);
+	bc->c = smb_pool_take(sh);
 	if (bc->c)
 		return bc;
 	bc->c = client_new(sh);
@@ -474,14 +262,14 @@ static void smb_conn_close(void *p)
 	struct smb_shared *sh = bc->sh;
 	/* every file was closed before (vfs_conn_free), and the answers of closes sent
 	 * without waiting were collected (conn_busy): a healthy connection goes back */
-	if (smb_client_pending(bc->c) == 0 && pool_usable(bc->c)) {
+	if (smb_client_pending(bc->c) == 0 && smb_pool_usable(bc->c)) {
 		int64_t now = clock_now_ms();
 		pthread_mutex_lock(&sh->lock);
-		if (pool_put_locked(sh, bc->c, now, now) == 0)
+		if (smb_pool_put_locked(sh, bc->c, now, now) == 0)
 			bc->c = NULL;
 		pthread_mutex_unlock(&sh->lock);
 	}
-	idle_free(bc->c); /* logs off (every handle was closed before) */
+	smb_idle_free(bc->c); /* logs off (every handle was closed before) */
 	free(bc);
 }
 
