@@ -1034,21 +1034,28 @@ static int output_waiting(void *arg)
 	return sftp_engine_output_pending(arg) > 0;
 }
 
+/* A rig over the stuck backend with a 1 s timeout, file "f" holding content open in h, and
+ * READ id 2 (4 bytes at 0) sent, never to be answered by the backend. */
+static void stuck_rig_reading(struct rig *r, const char *content, uint8_t *h, uint32_t *hl)
+{
+	rig_timeout = 1;
+	rig_start(r, stuck_ops(), 0, 0);
+	rig_file(r, "f", content);
+	rig_init(r);
+	send_open(r, 1, "f", SSH_FXF_READ);
+	expect_handle(r, 1, h, hl);
+	send_read(r, 2, h, *hl, 0, 4);
+}
+
 /* A read the backend never answers is answered with an error by the VFS deadline (and the
  * backend connection is ended, so nothing completes into the buffer later). */
 static void test_unanswered_read_times_out(void **state)
 {
 	(void)state;
-	rig_timeout = 1;
 	struct rig r;
-	rig_start(&r, stuck_ops(), 0, 0);
-	rig_file(&r, "f", "aaaabbbbcccc");
-	rig_init(&r);
 	uint8_t h[256];
 	uint32_t hl;
-	send_open(&r, 1, "f", SSH_FXF_READ);
-	expect_handle(&r, 1, h, &hl);
-	send_read(&r, 2, h, hl, 0, 4);
+	stuck_rig_reading(&r, "aaaabbbbcccc", h, &hl);
 	assert_int_equal(nstuck, 1);
 	int64_t t0 = clock_now_ms();
 	assert_int_equal(vfs_conn_timeout_ms(r.vc) <= 1000, 1);
@@ -1176,16 +1183,10 @@ static void on_done(void *priv)
 static void test_shutdown_done_callback(void **state)
 {
 	(void)state;
-	rig_timeout = 1;
 	struct rig r;
-	rig_start(&r, stuck_ops(), 0, 0);
-	rig_file(&r, "f", "aaaabbbb");
-	rig_init(&r);
 	uint8_t h[256];
 	uint32_t hl;
-	send_open(&r, 1, "f", SSH_FXF_READ);
-	expect_handle(&r, 1, h, &hl);
-	send_read(&r, 2, h, hl, 0, 4);
+	stuck_rig_reading(&r, "aaaabbbb", h, &hl);
 	done_calls = 0;
 	sftp_engine_set_done_cb(r.e, on_done, NULL);
 	sftp_engine_shutdown(r.e);
