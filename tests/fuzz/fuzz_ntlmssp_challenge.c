@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    mode == 2 ? ntlmssp_client_new(NULL, NULL, NULL, NULL, 0)
 			      : ntlmssp_client_new("user", mode ? NULL : "DOM", "pw", NULL, mode);
 		if (!c)
-			return 0;
+			continue; /* out of memory: the next mode may still get one */
 		ntlmssp_client_set_fixed(c, &fx);
 		wbuf_init(&neg);
 		wbuf_init(&auth);

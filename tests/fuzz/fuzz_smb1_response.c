@@ -67,20 +67,22 @@ static void parse_block(const struct smb1_msg *m, int unicode)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct smb1_msg m, next;
-	if (smb1_check_request(data, size, &m) != 0)
-		return 0;
-	int unicode = (m.flags2 & SMB1_FLAGS2_UNICODE) != 0;
-	/* The chain only moves forward, so this ends. */
-	for (int guard = 0; guard < 1000; guard++) {
-		parse_block(&m, unicode);
-		if (smb1_andx_next(&m, &next) != 1)
-			break;
-		m = next;
+	if (smb1_check_request(data, size, &m) == 0) {
+		int unicode = (m.flags2 & SMB1_FLAGS2_UNICODE) != 0;
+		/* The chain only moves forward, so this ends. */
+		for (int guard = 0; guard < 1000; guard++) {
+			parse_block(&m, unicode);
+			if (smb1_andx_next(&m, &next) != 1)
+				break;
+			m = next;
+		}
 	}
-	/* The same bytes as directory data, whatever the header said. */
-	size_t total = 0;
-	char *last = NULL;
-	(void)smb1_find_parse(unicode, data, size, count_entry, &total, &last);
-	free(last);
+	/* The same bytes as directory data, whatever the header said, in both string forms. */
+	for (int unicode = 0; unicode < 2; unicode++) {
+		size_t total = 0;
+		char *last = NULL;
+		(void)smb1_find_parse(unicode, data, size, count_entry, &total, &last);
+		free(last);
+	}
 	return 0;
 }

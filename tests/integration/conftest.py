@@ -10,6 +10,14 @@
                  text=True) -> CompletedProcess with stdout/stderr captured.
   shm_path       a fresh directory under /dev/shm for big local files, removed afterwards.
 
+For the SFTP gateway tests (sftp_helpers.py):
+  hostkey        path of a host key made once per test module, removed afterwards.
+  area           a fresh sftp_helpers.Area (directory) in samba's plain share. Modules with
+                 another meaning of `area` (test_cli.py, test_smb*.py) define their own.
+  server         server(remote, *args, **kw) starts a sftp_helpers.Server on `remote` with
+                 `hostkey`; every server started is stopped after the test. A module that
+                 serves one folder by default wraps it (test_sftp_local.py).
+
 Sanitizer reports of any process started during a test (ASan/UBSan builds) go to files in a
 session directory; a test after which such a file appears fails with the report.
 """
@@ -112,3 +120,35 @@ def shm_path():
     d = tempfile.mkdtemp(prefix="smbgate-test-", dir="/dev/shm")
     yield Path(d)
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hostkey():
+    from sftp_helpers import HostKeys  # paramiko: only for the modules that use it
+
+    k = HostKeys()
+    yield k.path
+    k.cleanup()
+
+
+@pytest.fixture
+def area(samba):
+    from sftp_helpers import Area
+
+    return Area(samba)
+
+
+@pytest.fixture
+def server(smbgate_bin, hostkey):
+    from sftp_helpers import Server
+
+    servers = []
+
+    def start(remote, *args, **kw):
+        s = Server(smbgate_bin, remote, *args, key=hostkey, **kw)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()

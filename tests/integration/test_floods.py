@@ -24,7 +24,7 @@ import paramiko
 import pytest
 
 from load_helpers import cpu_seconds
-from sftp_helpers import PASSWORD, USER, HostKeys, Server
+from sftp_helpers import PASSWORD, USER, Server
 
 FLOOD_SRC = "127.0.0.2"
 LEGIT_SRC = "127.0.0.1"
@@ -33,13 +33,6 @@ LOGIN_BUDGET_S = 5.0
 # measured here, 200 idle connections); a spinning accept loop took 0.5-0.74 s on this shared
 # 2-core machine (load 10), a full core when it is alone.
 CPU_IDLE_MAX_S = 0.2
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import time
 import pytest
 
 from load_helpers import Sampler, fd_count, rss_kib, run_load, verify_on_disk, write_shared
-from sftp_helpers import PASSWORD, USER, Area, HostKeys, Server, open_files
+from sftp_helpers import PASSWORD, USER, Area, Server, open_files
 
 SESSIONS = int(os.environ.get("SMBGATE_LOAD_SESSIONS", "10"))
 SECONDS = float(os.environ.get("SMBGATE_LOAD_SECONDS", "10"))
@@ -41,13 +41,6 @@ FD_IDLE_POOL = 8
 def is_asan(pid):
     with open(f"/proc/{pid}/maps") as f:
         return "libasan" in f.read()
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
 
 
 def wait_until(cond, timeout):

@@ -15,17 +15,10 @@ import time
 import paramiko
 import pytest
 
-from sftp_helpers import (CLOSE, FX_OK, FXF_CREAT, FXF_TRUNC, FXF_WRITE, WRITE, Area, HostKeys,
-                          RawSftp, Server, open_files)
+from sftp_helpers import (CLOSE, FX_OK, FXF_CREAT, FXF_TRUNC, FXF_WRITE, WRITE, Area, RawSftp,
+                          open_files)
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
 
 
 @pytest.fixture(params=["local", "smb", "smb1"])
@@ -41,20 +34,6 @@ def remote(request, shm_path):
     samba = request.getfixturevalue("samba")
     area = Area(samba)
     return area.url(), area.path, samba
-
-
-@pytest.fixture
-def server(smbgate_bin, hostkey):
-    servers = []
-
-    def start(url, *args, **kw):
-        s = Server(smbgate_bin, url, *args, key=hostkey, **kw)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def sha256(b):

@@ -17,17 +17,10 @@ import time
 import paramiko
 import pytest
 
-from sftp_helpers import PASSWORD, SSH_OPTS, USER, Area, HostKeys, Server
+from sftp_helpers import PASSWORD, SSH_OPTS, USER, Area
 from smb_helpers import TcpServer, _thread, free_port, relay, shutdown_quietly
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
 
 
 @pytest.fixture
@@ -39,17 +32,13 @@ def root(tmp_path):
 
 
 @pytest.fixture
-def server(smbgate_bin, root, hostkey):
-    servers = []
+def server(server, root):
+    """conftest's server, serving `root` unless remote= says otherwise."""
 
     def start(*args, remote=None, **kw):
-        s = Server(smbgate_bin, remote or root, *args, key=hostkey, **kw)
-        servers.append(s)
-        return s
+        return server(remote or root, *args, **kw)
 
-    yield start
-    for s in servers:
-        s.stop()
+    return start
 
 
 def sock_from(src, port, timeout=10):

@@ -23,17 +23,8 @@ from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, F
                           FX_EOF, FX_FAILURE, FX_NO_SUCH_FILE, FX_OK, FX_OP_UNSUPPORTED,
                           FX_PERMISSION_DENIED, FXF_APPEND, FXF_CREAT, FXF_EXCL, FXF_READ,
                           FXF_TRUNC, FXF_WRITE, HANDLE, NAME, OPEN, OPENDIR, PASSWORD, READ,
-                          READDIR,
-                          REALPATH, STAT, STATUS, USER, WRITE, HostKeys, RawSftp, Server,
-                          SSH_OPTS, append_scenario, raw_write, reput_scenario, resume_scenario,
-                          stdio_batch)
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
+                          READDIR, REALPATH, STAT, STATUS, USER, WRITE, RawSftp, Server, SSH_OPTS,
+                          append_scenario, raw_write, reput_scenario, resume_scenario, stdio_batch)
 
 
 @pytest.fixture
@@ -47,17 +38,13 @@ def root(tmp_path):
 
 
 @pytest.fixture
-def server(smbgate_bin, root, hostkey):
-    servers = []
+def server(server, root):
+    """conftest's server, serving `root` unless remote= says otherwise."""
 
     def start(*args, remote=None, **kw):
-        s = Server(smbgate_bin, remote or root, *args, key=hostkey, **kw)
-        servers.append(s)
-        return s
+        return server(remote or root, *args, **kw)
 
-    yield start
-    for s in servers:
-        s.stop()
+    return start
 
 
 def md5(p):

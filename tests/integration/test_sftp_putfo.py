@@ -10,14 +10,7 @@ import os
 import paramiko
 import pytest
 
-from sftp_helpers import Area, HostKeys, Server
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
+from sftp_helpers import Area, Server
 
 
 @pytest.mark.timeout(120)

@@ -20,35 +20,8 @@ import pytest
 from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, FX_EOF,
                           FX_NO_SUCH_FILE, FX_OK, FX_PERMISSION_DENIED, FXF_CREAT, FXF_READ,
                           FXF_TRUNC, FXF_WRITE, HANDLE, NAME, OPEN, PASSWORD, READ, REALPATH,
-                          REMOVE, RENAME, STAT, STATUS, USER, WRITE, Area, HostKeys, RawSftp,
-                          Server, append_scenario, open_files, reput_scenario,
-                          resume_scenario, stdio_batch)
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
-
-
-@pytest.fixture
-def area(samba):
-    return Area(samba)
-
-
-@pytest.fixture
-def server(smbgate_bin, hostkey):
-    servers = []
-
-    def start(url, *args, **kw):
-        s = Server(smbgate_bin, url, *args, key=hostkey, **kw)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
+                          REMOVE, RENAME, STAT, STATUS, USER, WRITE, RawSftp, append_scenario,
+                          open_files, reput_scenario, resume_scenario, stdio_batch)
 
 
 def md5(p):

@@ -16,36 +16,9 @@ import time
 import paramiko
 import pytest
 
-from sftp_helpers import (NAME, REALPATH, SSH_OPTS, PASSWORD, USER, Area, HostKeys, RawSftp,
-                          Server, open_files)
+from sftp_helpers import NAME, REALPATH, SSH_OPTS, PASSWORD, USER, RawSftp, open_files
 
 TIMEOUT = 3
-
-
-@pytest.fixture(scope="module")
-def hostkey():
-    k = HostKeys()
-    yield k.path
-    k.cleanup()
-
-
-@pytest.fixture
-def area(samba):
-    return Area(samba)
-
-
-@pytest.fixture
-def server(smbgate_bin, hostkey):
-    servers = []
-
-    def start(url, *args, **kw):
-        s = Server(smbgate_bin, url, *args, key=hostkey, **kw)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def _ss(filt):

@@ -139,20 +139,28 @@ def test_cat_resumes_across_samba_restart(samba_r, smbgate_bin):
     wait_no_open_files(samba_r)
 
 
-def test_cat_resumes_on_durable_handle(samba_r, smbgate_bin):
-    """The connection cut while Samba runs: the durable handle is reconnected (DH2C) and the
-    reads in flight are sent again; every byte arrives and the handle is closed after."""
-    digest, _ = make_file(samba_r, "durable", "cut.bin")
-    with CutProxy(samba_r.port) as px:
-        cat = SlowCat(smbgate_bin, px.url(samba_r, "durable", "cut.bin"))
-        cat.wait_for(16 * 1024 * 1024)
+def cat_across_a_cut(server, smbgate_bin, share, name, size, cut_after, log_says):
+    """smbgate cat of a new file of `size` bytes through a CutProxy that cuts the connection
+    once, after `cut_after` bytes have arrived: every byte must arrive, smbgate's log must
+    contain `log_says`, and no handle may stay open on the server after."""
+    digest, _ = make_file(server, share, name, size)
+    with CutProxy(server.port) as px:
+        cat = SlowCat(smbgate_bin, px.url(server, share, name))
+        cat.wait_for(cut_after)
         px.cut()
         rc, err = cat.finish()
     assert px.cuts == 1
     assert rc == 0, err
-    assert cat.h.hexdigest() == digest and cat.got == SIZE
-    assert "durable handle reconnected" in err, err
-    wait_no_open_files(samba_r)
+    assert cat.h.hexdigest() == digest and cat.got == size
+    assert log_says in err, err
+    wait_no_open_files(server)
+
+
+def test_cat_resumes_on_durable_handle(samba_r, smbgate_bin):
+    """The connection cut while Samba runs: the durable handle is reconnected (DH2C) and the
+    reads in flight are sent again; every byte arrives and the handle is closed after."""
+    cat_across_a_cut(samba_r, smbgate_bin, "durable", "cut.bin", SIZE, 16 * 1024 * 1024,
+                     "durable handle reconnected")
 
 
 def test_put_survives_cut_on_durable_handle(samba_r, run_smbgate, tmp_path):
@@ -368,30 +376,12 @@ def test_sftp_upload_across_cut(samba_r, smbgate_bin, tmp_path, share, proto, su
 def test_cat_resumes_on_encrypted_share(samba_r, smbgate_bin):
     """The same cut on a share that requires encryption: the new session has new keys, and
     the reads sent again are sealed with them."""
-    digest, _ = make_file(samba_r, "enc", "enc.bin", 32 * 1024 * 1024)
-    with CutProxy(samba_r.port) as px:
-        cat = SlowCat(smbgate_bin, px.url(samba_r, "enc", "enc.bin"))
-        cat.wait_for(8 * 1024 * 1024)
-        px.cut()
-        rc, err = cat.finish()
-    assert px.cuts == 1
-    assert rc == 0, err
-    assert cat.h.hexdigest() == digest and cat.got == 32 * 1024 * 1024
-    assert "reconnected to" in err, err
-    wait_no_open_files(samba_r)
+    cat_across_a_cut(samba_r, smbgate_bin, "enc", "enc.bin", 32 * 1024 * 1024, 8 * 1024 * 1024,
+                     "reconnected to")
 
 
 def test_cat_resumes_on_signed_server(samba_signed, smbgate_bin):
     """The same cut with signing mandatory: requests sent again are signed with the new
     session's key (a stale signature would be refused)."""
-    digest, _ = make_file(samba_signed, "signed", "signed.bin", 32 * 1024 * 1024)
-    with CutProxy(samba_signed.port) as px:
-        cat = SlowCat(smbgate_bin, px.url(samba_signed, "signed", "signed.bin"))
-        cat.wait_for(8 * 1024 * 1024)
-        px.cut()
-        rc, err = cat.finish()
-    assert px.cuts == 1
-    assert rc == 0, err
-    assert cat.h.hexdigest() == digest and cat.got == 32 * 1024 * 1024
-    assert "reconnected to" in err, err
-    wait_no_open_files(samba_signed)
+    cat_across_a_cut(samba_signed, smbgate_bin, "signed", "signed.bin", 32 * 1024 * 1024,
+                     8 * 1024 * 1024, "reconnected to")

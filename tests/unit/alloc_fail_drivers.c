@@ -3,66 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc_fail_drivers.h"
 #include "auth/auth.h"
-#include "auth/ntlmssp.h"
 #include "auth/spnego.h"
 #include "sftp/sftp.h"
-#include "smb/smb1/smb1.h"
-#include "smb/smb2/smb2.h"
-#include "smb/transport/nbns.h"
 #include "util/url.h"
 #include "util/utf16.h"
 #include "util/wbuf.h"
 #include "vfs/vfs.h"
-
-static void drv_nbns(const uint8_t *data, size_t size)
-{
-	struct nbns_reply r;
-	(void)nbns_parse_reply(data, size, &r);
-	char name[32], err[200];
-	size_t n = size < sizeof(name) - 1 ? size : sizeof(name) - 1;
-	memcpy(name, data, n);
-	name[n] = 0;
-	if (smb_nb_name_check(name, err, sizeof(err)) == 0) {
-		uint8_t q[50];
-		(void)nbns_build_query(q, 1, name, 0x20, NBNS_TYPE_NB, 1);
-	}
-}
-
-static void drv_ntlmssp_challenge(const uint8_t *data, size_t size)
-{
-	static const uint8_t cc[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-	static const uint8_t key[16] = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
-	static const uint64_t t = 0;
-	struct ntlmssp_fixed fx = {.client_challenge = cc, .random_session_key = key, .time = &t};
-	struct ntlmssp_challenge ch;
-	(void)ntlmssp_challenge_parse(data, size, &ch);
-	for (int mode = 0; mode < 3; mode++) {
-		struct ntlmssp_client *c =
-		    mode == 2 ? ntlmssp_client_new(NULL, NULL, NULL, NULL, 0)
-			      : ntlmssp_client_new("user", mode ? NULL : "DOM", "pw", NULL, mode);
-		if (!c)
-			continue;
-		struct wbuf neg, auth;
-		uint8_t sig[16];
-		ntlmssp_client_set_fixed(c, &fx);
-		wbuf_init(&neg);
-		wbuf_init(&auth);
-		if (ntlmssp_client_negotiate(c, &neg) == 0 &&
-		    ntlmssp_client_authenticate(c, data, size, &auth) == 0) {
-			(void)ntlmssp_client_sign(c, data, size, sig);
-			(void)ntlmssp_client_verify(c, data, size, sig);
-		}
-		wbuf_free(&neg);
-		wbuf_free(&auth);
-		ntlmssp_client_free(c);
-	}
-}
 
 static void drv_spnego(const uint8_t *data, size_t size)
 {
@@ -87,116 +38,6 @@ static void drv_spnego(const uint8_t *data, size_t size)
 		smb_auth_free(a);
 	}
 	wbuf_free(&w);
-}
-
-static int count_entry(void *priv, const char *name, const struct smb_stat *s)
-{
-	size_t *n = priv;
-	*n += strlen(name) + (s->is_dir ? 1 : 0);
-	return 0;
-}
-
-static void smb1_block(const struct smb1_msg *m, int unicode)
-{
-	switch (m->command) {
-	case SMB1_COM_NEGOTIATE: {
-		struct smb1_negotiate_resp r;
-		(void)smb1_negotiate_parse(m, &r);
-		break;
-	}
-	case SMB1_COM_NT_CREATE_ANDX: {
-		uint16_t fid;
-		struct smb_stat s;
-		(void)smb1_create_parse(m, &fid, &s);
-		break;
-	}
-	case SMB1_COM_READ_ANDX: {
-		size_t off, len;
-		(void)smb1_read_parse(m, &off, &len);
-		break;
-	}
-	case SMB1_COM_TRANSACTION2: {
-		struct smb1_trans t = {.max_param = 64, .max_data = 4096};
-		t.param = calloc(1, t.max_param);
-		t.data = calloc(1, t.max_data);
-		if (t.param && t.data && smb1_trans2_collect(&t, m) >= 0) {
-			size_t total = 0;
-			char *last = NULL;
-			struct smb_stat s;
-			struct smb_statfs fs;
-			(void)smb1_find_parse(unicode, t.data, t.got_data, count_entry, &total,
-					      &last);
-			free(last);
-			(void)smb1_allinfo_parse(t.data, t.got_data, &s);
-			(void)smb1_fsinfo_parse(SMB1_QUERY_FS_SIZE_INFO, t.data, t.got_data, &fs);
-			(void)smb1_fsinfo_parse(SMB1_PASS_FS_FULL_SIZE_INFORMATION, t.data,
-						t.got_data, &fs);
-		}
-		free(t.param);
-		free(t.data);
-		break;
-	}
-	default: {
-		char *s = NULL;
-		(void)smb1_get_string(unicode, m->bytes.p, m->bytes.len, &s);
-		free(s);
-		break;
-	}
-	}
-}
-
-static void drv_smb1_response(const uint8_t *data, size_t size)
-{
-	struct smb1_msg m, next;
-	if (smb1_check_request(data, size, &m) == 0) {
-		int unicode = (m.flags2 & SMB1_FLAGS2_UNICODE) != 0;
-		for (int guard = 0; guard < 1000; guard++) {
-			smb1_block(&m, unicode);
-			if (smb1_andx_next(&m, &next) != 1)
-				break;
-			m = next;
-		}
-	}
-	size_t total = 0;
-	char *last = NULL;
-	(void)smb1_find_parse(0, data, size, count_entry, &total, &last);
-	free(last);
-	last = NULL;
-	(void)smb1_find_parse(1, data, size, count_entry, &total, &last);
-	free(last);
-}
-
-static void drv_smb2_response(const uint8_t *data, size_t size)
-{
-	struct smb2_msg m;
-	if (smb2_check_message(data, size, &m) != 0)
-		return;
-	switch (m.command) {
-	case SMB2_NEGOTIATE: {
-		struct smb2_negotiate_resp r;
-		(void)smb2_negotiate_parse(&m, &r);
-		break;
-	}
-	case SMB2_CREATE: {
-		uint8_t fid[16];
-		struct smb_stat s;
-		(void)smb2_create_parse(&m, fid, &s);
-		break;
-	}
-	default: {
-		const uint8_t *p = data + SMB2_HDR_SIZE;
-		size_t n = size - SMB2_HDR_SIZE, total = 0;
-		struct smb_stat s;
-		struct smb_statfs fs;
-		struct cursor c;
-		(void)smb2_dirinfo_parse(p, n, count_entry, &total);
-		(void)smb2_allinfo_parse(p, n, &s);
-		(void)smb2_fsinfo_parse(p, n, &fs);
-		if (smb2_output_buffer(&m, &c) == 0)
-			(void)smb2_dirinfo_parse(c.p, c.len, count_entry, &total);
-		break;
-	}
-	}
 }
 
 static void drv_url(const uint8_t *data, size_t size)
@@ -241,24 +82,6 @@ static void drv_utf16(const uint8_t *data, size_t size)
 		free(s);
 	}
 	wbuf_free(&b);
-}
-
-static void drv_sftp_refusal(const uint8_t *data, size_t size)
-{
-	int p[2];
-	if (size > 60 * 1024 || pipe(p) < 0)
-		return;
-	int out = memfd_create("alloc-fail-refusal", 0);
-	if (out >= 0 && (size == 0 || write(p[1], data, size) == (ssize_t)size)) {
-		close(p[1]);
-		p[1] = -1;
-		(void)sftp_serve_refusal(p[0], out, "testing");
-	}
-	if (p[1] >= 0)
-		close(p[1]);
-	close(p[0]);
-	if (out >= 0)
-		close(out);
 }
 
 static struct vfs *sftp_vfs; /* a small read-only local folder, made unarmed at the start */
@@ -334,12 +157,7 @@ static void drv_sftp_packet(const uint8_t *data, size_t size)
 }
 
 static const struct driver drivers[] = {
-    {"fuzz_nbns", drv_nbns, NULL},
-    {"fuzz_ntlmssp_challenge", drv_ntlmssp_challenge, NULL},
     {"fuzz_sftp_packet", drv_sftp_packet, NULL},
-    {"fuzz_sftp_refusal", drv_sftp_refusal, NULL},
-    {"fuzz_smb1_response", drv_smb1_response, NULL},
-    {"fuzz_smb2_response", drv_smb2_response, NULL},
     {"fuzz_spnego", drv_spnego, NULL},
     {"fuzz_url", drv_url, NULL},
     {"fuzz_utf16", drv_utf16, NULL},

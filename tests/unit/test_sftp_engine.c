@@ -96,15 +96,9 @@ static void rig_stop(struct rig *r)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* Sends one packet (body built in b, length prefixed here), processes, collects output. */
-static int rig_send(struct rig *r, struct wbuf *b)
+/* Appends all the output the engine has to r->out. */
+static void rig_collect(struct rig *r)
 {
-	uint8_t len[4] = {(uint8_t)(b->len >> 24), (uint8_t)(b->len >> 16), (uint8_t)(b->len >> 8),
-			  (uint8_t)b->len};
-	assert_int_equal(sftp_engine_input(r->e, len, 4), 4);
-	assert_int_equal(sftp_engine_input(r->e, b->p, b->len), b->len);
-	wbuf_free(b);
-	int rc = sftp_engine_process(r->e);
 	struct iovec iov[64];
 	int n;
 	while ((n = sftp_engine_output(r->e, iov, 64)) > 0) {
@@ -117,6 +111,18 @@ static int rig_send(struct rig *r, struct wbuf *b)
 		}
 		sftp_engine_output_done(r->e, tot);
 	}
+}
+
+/* Sends one packet (body built in b, length prefixed here), processes, collects output. */
+static int rig_send(struct rig *r, struct wbuf *b)
+{
+	uint8_t len[4] = {(uint8_t)(b->len >> 24), (uint8_t)(b->len >> 16), (uint8_t)(b->len >> 8),
+			  (uint8_t)b->len};
+	assert_int_equal(sftp_engine_input(r->e, len, 4), 4);
+	assert_int_equal(sftp_engine_input(r->e, b->p, b->len), b->len);
+	wbuf_free(b);
+	int rc = sftp_engine_process(r->e);
+	rig_collect(r);
 	return rc;
 }
 
@@ -829,12 +835,15 @@ static void rev_read(void *bc, struct vfs_op *op, void *fh, void *buf, size_t le
 	held[nheld++] = (struct held){op, fh, buf, len, off};
 }
 
-static int rev_pollfd(void *bc, struct pollfd *pfd)
+static int nheldw; /* the WRITEs held, below */
+
+/* Readable (a /dev/null fd) while the backend holds anything. */
+static int held_pollfd(void *bc, struct pollfd *pfd)
 {
 	(void)bc;
 	pfd->fd = hold_fd;
 	pfd->events = POLLIN;
-	return nheld > 0;
+	return nheld + nheldw > 0;
 }
 
 static int rev_service(void *bc, short revents)
@@ -847,13 +856,24 @@ static int rev_service(void *bc, short revents)
 	return 0;
 }
 
+/* The backend's fd is ready: it finishes what it holds; the engine's replies are collected. */
+static void release_held(struct rig *r)
+{
+	struct pollfd pfd;
+	assert_int_equal(vfs_conn_pollfds(r->vc, &pfd, 1), 1);
+	pfd.revents = POLLIN;
+	vfs_conn_service(r->vc, &pfd, 1);
+	sftp_engine_process(r->e);
+	rig_collect(r);
+}
+
 static void test_out_of_order_replies(void **state)
 {
 	(void)state;
 	static struct vfs_backend_ops rev;
 	rev = vfs_backend_local;
 	rev.read = rev_read;
-	rev.conn_pollfd = rev_pollfd;
+	rev.conn_pollfd = held_pollfd;
 	rev.conn_service = rev_service;
 	hold_fd = open("/dev/null", O_RDONLY);
 	struct rig r;
@@ -869,19 +889,7 @@ static void test_out_of_order_replies(void **state)
 	send_read(&r, 102, h, hl, 8, 4);
 	assert_int_equal(nheld, 3); /* all three in flight together */
 	assert_int_equal(sftp_engine_busy(r.e), 3);
-	struct pollfd pfd;
-	assert_int_equal(vfs_conn_pollfds(r.vc, &pfd, 1), 1);
-	pfd.revents = POLLIN;
-	vfs_conn_service(r.vc, &pfd, 1);
-	/* collect the replies (an empty packet is not sent: just drain) */
-	sftp_engine_process(r.e);
-	struct iovec iov[16];
-	int n = sftp_engine_output(r.e, iov, 16);
-	for (int i = 0; i < n; i++) {
-		memcpy(r.out + r.outlen, iov[i].iov_base, iov[i].iov_len);
-		r.outlen += iov[i].iov_len;
-		sftp_engine_output_done(r.e, iov[i].iov_len);
-	}
+	release_held(&r);
 	expect_data(&r, 102, "cccc");
 	expect_data(&r, 101, "bbbb");
 	expect_data(&r, 100, "aaaa");
@@ -900,7 +908,6 @@ struct held_w {
 	uint64_t off;
 };
 static struct held_w heldw[16];
-static int nheldw;
 
 static void rev_write(void *bc, struct vfs_op *op, void *fh, const void *buf, size_t len,
 		      uint64_t off)
@@ -908,14 +915,6 @@ static void rev_write(void *bc, struct vfs_op *op, void *fh, const void *buf, si
 	(void)bc;
 	assert_true(nheldw < 16);
 	heldw[nheldw++] = (struct held_w){op, fh, buf, len, off};
-}
-
-static int revw_pollfd(void *bc, struct pollfd *pfd)
-{
-	(void)bc;
-	pfd->fd = hold_fd;
-	pfd->events = POLLIN;
-	return nheldw > 0;
 }
 
 static int revw_service(void *bc, short revents)
@@ -939,7 +938,7 @@ static void test_write_replies_in_order(void **state)
 	static struct vfs_backend_ops rev;
 	rev = vfs_backend_local;
 	rev.write = rev_write;
-	rev.conn_pollfd = revw_pollfd;
+	rev.conn_pollfd = held_pollfd;
 	rev.conn_service = revw_service;
 	hold_fd = open("/dev/null", O_RDONLY);
 	nheldw = 0;
@@ -954,18 +953,7 @@ static void test_write_replies_in_order(void **state)
 	send_write(&r, 101, h, hl, 4, "bbbb");
 	send_write(&r, 102, h, hl, 8, "cccc");
 	assert_int_equal(nheldw, 3); /* all three in flight together */
-	struct pollfd pfd;
-	assert_int_equal(vfs_conn_pollfds(r.vc, &pfd, 1), 1);
-	pfd.revents = POLLIN;
-	vfs_conn_service(r.vc, &pfd, 1);
-	sftp_engine_process(r.e);
-	struct iovec iov[16];
-	int n = sftp_engine_output(r.e, iov, 16);
-	for (int i = 0; i < n; i++) {
-		memcpy(r.out + r.outlen, iov[i].iov_base, iov[i].iov_len);
-		r.outlen += iov[i].iov_len;
-		sftp_engine_output_done(r.e, iov[i].iov_len);
-	}
+	release_held(&r);
 	expect_status(&r, 100, SSH_FX_OK);
 	expect_status(&r, 101, SSH_FX_OK);
 	const char *msg = expect_status(&r, 102, SSH_FX_PERMISSION_DENIED);
@@ -1046,17 +1034,17 @@ static int output_waiting(void *arg)
 	return sftp_engine_output_pending(arg) > 0;
 }
 
-static void collect(struct rig *r)
+/* A rig over the stuck backend with a 1 s timeout, file "f" holding content open in h, and
+ * READ id 2 (4 bytes at 0) sent, never to be answered by the backend. */
+static void stuck_rig_reading(struct rig *r, const char *content, uint8_t *h, uint32_t *hl)
 {
-	struct iovec iov[16];
-	int n;
-	while ((n = sftp_engine_output(r->e, iov, 16)) > 0) {
-		for (int i = 0; i < n; i++) {
-			memcpy(r->out + r->outlen, iov[i].iov_base, iov[i].iov_len);
-			r->outlen += iov[i].iov_len;
-			sftp_engine_output_done(r->e, iov[i].iov_len);
-		}
-	}
+	rig_timeout = 1;
+	rig_start(r, stuck_ops(), 0, 0);
+	rig_file(r, "f", content);
+	rig_init(r);
+	send_open(r, 1, "f", SSH_FXF_READ);
+	expect_handle(r, 1, h, hl);
+	send_read(r, 2, h, *hl, 0, 4);
 }
 
 /* A read the backend never answers is answered with an error by the VFS deadline (and the
@@ -1064,23 +1052,17 @@ static void collect(struct rig *r)
 static void test_unanswered_read_times_out(void **state)
 {
 	(void)state;
-	rig_timeout = 1;
 	struct rig r;
-	rig_start(&r, stuck_ops(), 0, 0);
-	rig_file(&r, "f", "aaaabbbbcccc");
-	rig_init(&r);
 	uint8_t h[256];
 	uint32_t hl;
-	send_open(&r, 1, "f", SSH_FXF_READ);
-	expect_handle(&r, 1, h, &hl);
-	send_read(&r, 2, h, hl, 0, 4);
+	stuck_rig_reading(&r, "aaaabbbbcccc", h, &hl);
 	assert_int_equal(nstuck, 1);
 	int64_t t0 = clock_now_ms();
 	assert_int_equal(vfs_conn_timeout_ms(r.vc) <= 1000, 1);
 	assert_int_equal(vfs_conn_run_until(r.vc, output_waiting, r.e, t0 + 5000), 0);
 	int64_t took = clock_now_ms() - t0;
 	assert_true(took >= 900 && took < 3000);
-	collect(&r);
+	rig_collect(&r);
 	const char *m = expect_status(&r, 2, SSH_FX_FAILURE);
 	assert_non_null(strstr(m, "did not answer within 1 s"));
 	assert_int_equal(stuck_aborts, 1);
@@ -1201,16 +1183,10 @@ static void on_done(void *priv)
 static void test_shutdown_done_callback(void **state)
 {
 	(void)state;
-	rig_timeout = 1;
 	struct rig r;
-	rig_start(&r, stuck_ops(), 0, 0);
-	rig_file(&r, "f", "aaaabbbb");
-	rig_init(&r);
 	uint8_t h[256];
 	uint32_t hl;
-	send_open(&r, 1, "f", SSH_FXF_READ);
-	expect_handle(&r, 1, h, &hl);
-	send_read(&r, 2, h, hl, 0, 4);
+	stuck_rig_reading(&r, "aaaabbbb", h, &hl);
 	done_calls = 0;
 	sftp_engine_set_done_cb(r.e, on_done, NULL);
 	sftp_engine_shutdown(r.e);

@@ -10,10 +10,9 @@
 
 #include <cmocka.h>
 
-#include "smb/smb2/smb2.h"
-#include "util/url.h"
+#include "smb2_fake.h"
 
-struct done_rec {
+struct resp_rec {
 	int calls;
 	int err;
 	uint32_t status;
@@ -21,7 +20,7 @@ struct done_rec {
 
 static void rec_done(struct smb_client *c, struct smb2_req *r, int err, const struct smb2_msg *m)
 {
-	struct done_rec *d = r->ctx;
+	struct resp_rec *d = r->ctx;
 	d->calls++;
 	d->err = err;
 	d->status = m ? m->status : 0;
@@ -29,17 +28,9 @@ static void rec_done(struct smb_client *c, struct smb2_req *r, int err, const st
 
 static struct smb_client *client(int large_mtu, uint32_t credits)
 {
-	struct smb_url u = {0};
-	u.host = "127.0.0.1";
-	u.share = "s";
-	u.path = "";
-	struct smb_client *c = smb_client_new(&u);
-	assert_non_null(c);
-	c->ops = &smb2_ops;
-	assert_int_equal(smb2_state_init(c), 0);
+	struct smb_client *c = fake_smb2_client();
 	c->s2->large_mtu = large_mtu;
 	c->s2->credits = credits;
-	c->dialect = SMB_DIALECT_3_0_2;
 	c->max_read = c->max_write = 8 * 1024 * 1024;
 	c->timeout_ms = 0;
 	return c;
@@ -64,7 +55,7 @@ static uint64_t queued_msg_id(struct smb_client *c, int idx, uint16_t *charge, u
 	return id;
 }
 
-static struct smb2_req *read_req(struct smb_client *c, uint32_t size, struct done_rec *d)
+static struct smb2_req *read_req(struct smb_client *c, uint32_t size, struct resp_rec *d)
 {
 	struct smb2_req *r = smb2_req_new(c, SMB2_READ, rec_done);
 	assert_non_null(r);
@@ -93,7 +84,7 @@ static void response(uint8_t *buf, uint64_t mid, uint16_t grant, uint32_t status
 static void test_charge_and_ids(void **state)
 {
 	struct smb_client *c = client(1, 100);
-	struct done_rec d[3] = {0};
+	struct resp_rec d[3] = {0};
 	assert_int_equal(smb2_submit(c, read_req(c, 1024 * 1024, &d[0])), 0); /* 16 credits */
 	assert_int_equal(smb2_submit(c, read_req(c, 65536, &d[1])), 0);	      /* 1 credit */
 	assert_int_equal(smb2_submit(c, read_req(c, 65537, &d[2])), 0);	      /* 2 credits */
@@ -118,7 +109,7 @@ static void test_charge_and_ids(void **state)
 static void test_no_large_mtu_charge_zero(void **state)
 {
 	struct smb_client *c = client(0, 10);
-	struct done_rec d = {0};
+	struct resp_rec d = {0};
 	assert_int_equal(smb2_submit(c, read_req(c, 65536, &d)), 0);
 	uint16_t charge, req;
 	assert_int_equal(queued_msg_id(c, 0, &charge, &req), 0);
@@ -130,7 +121,7 @@ static void test_no_large_mtu_charge_zero(void **state)
 static void test_wait_queue_released_by_grant(void **state)
 {
 	struct smb_client *c = client(1, 20);
-	struct done_rec d[2] = {0};
+	struct resp_rec d[2] = {0};
 	assert_int_equal(smb2_submit(c, read_req(c, 1024 * 1024, &d[0])), 0); /* 16 of 20 */
 	assert_int_equal(smb2_submit(c, read_req(c, 1024 * 1024, &d[1])), 0); /* waits */
 	assert_int_equal(smb2_pending(c), 1);
@@ -153,7 +144,7 @@ static void test_wait_queue_released_by_grant(void **state)
 static void test_starved_without_pending_fails(void **state)
 {
 	struct smb_client *c = client(1, 3);
-	struct done_rec d = {0};
+	struct resp_rec d = {0};
 	/* 16 credits needed, 3 held, nothing in flight to bring more: an error, not a hang. */
 	assert_int_equal(smb2_submit(c, read_req(c, 1024 * 1024, &d)), SMBG_EPROTO);
 	assert_int_equal(d.calls, 0);
@@ -163,7 +154,7 @@ static void test_starved_without_pending_fails(void **state)
 static void test_unknown_and_duplicate_response(void **state)
 {
 	struct smb_client *c = client(1, 10);
-	struct done_rec d = {0};
+	struct resp_rec d = {0};
 	assert_int_equal(smb2_submit(c, read_req(c, 100, &d)), 0);
 	uint8_t buf[80];
 	uint32_t before = c->s2->credits;
@@ -180,7 +171,7 @@ static void test_unknown_and_duplicate_response(void **state)
 static void test_interim_pending_keeps_request(void **state)
 {
 	struct smb_client *c = client(1, 10);
-	struct done_rec d = {0};
+	struct resp_rec d = {0};
 	assert_int_equal(smb2_submit(c, read_req(c, 100, &d)), 0);
 	uint8_t buf[80];
 	response(buf, 0, 1, 0x00000103u /* PENDING */);

@@ -11,8 +11,7 @@
 
 #include <cmocka.h>
 
-#include "smb/smb2/smb2.h"
-#include "util/url.h"
+#include "smb2_fake.h"
 
 #define FSCTL_VALIDATE_NEGOTIATE_INFO 0x00140204u
 
@@ -93,15 +92,7 @@ static void test_parse_refuses(void **state)
 
 static void test_check(void **state)
 {
-	struct smb_url u = {0};
-	u.host = "127.0.0.1";
-	u.share = "s";
-	u.path = "";
-	struct smb_client *c = smb_client_new(&u);
-	assert_non_null(c);
-	c->ops = &smb2_ops;
-	assert_int_equal(smb2_state_init(c), 0);
-	c->dialect = SMB_DIALECT_3_0_2;
+	struct smb_client *c = fake_smb2_client();
 	c->s2->server_caps = 0x2f;
 	c->s2->server_security_mode = 1;
 	memset(c->s2->server_guid, 'G', 16);

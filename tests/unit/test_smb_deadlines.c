@@ -16,36 +16,15 @@
 
 #include <cmocka.h>
 
-#include "smb/smb2/smb2.h"
-#include "util/url.h"
-
-struct done_rec {
-	int calls;
-	int rc;
-};
-
-static void rec_cb(struct smb_client *c, int rc, void *priv)
-{
-	struct done_rec *d = priv;
-	d->calls++;
-	d->rc = rc;
-}
+#include "smb2_fake.h"
 
 static int peer = -1; /* the silent server's end */
 
 static struct smb_client *client(int timeout_ms, uint32_t credits, struct smb_file **f)
 {
-	struct smb_url u = {0};
-	u.host = "127.0.0.1";
-	u.share = "s";
-	u.path = "";
-	struct smb_client *c = smb_client_new(&u);
-	assert_non_null(c);
-	c->ops = &smb2_ops;
-	assert_int_equal(smb2_state_init(c), 0);
+	struct smb_client *c = fake_smb2_client();
 	c->s2->large_mtu = 1;
 	c->s2->credits = credits;
-	c->dialect = SMB_DIALECT_3_0_2;
 	c->max_read = c->max_write = 1024 * 1024;
 	c->timeout_ms = timeout_ms;
 	c->stage = SMB_STAGE_READY;

@@ -11,8 +11,7 @@
 #include <cmocka.h>
 
 #include "smb/reconnect.h"
-#include "smb/smb2/smb2.h"
-#include "util/url.h"
+#include "smb2_fake.h"
 
 static int failed; /* callbacks run when the parked requests are dropped at the end */
 
@@ -37,15 +36,7 @@ static int has16(const struct wbuf *b, uint8_t v)
 static void test_parked_requests_get_the_new_fid(void **state)
 {
 	(void)state;
-	struct smb_url u = {0};
-	u.host = "127.0.0.1";
-	u.share = "s";
-	u.path = "";
-	struct smb_client *c = smb_client_new(&u);
-	assert_non_null(c);
-	c->ops = &smb2_ops;
-	assert_int_equal(smb2_state_init(c), 0);
-	c->dialect = SMB_DIALECT_3_0_2;
+	struct smb_client *c = fake_smb2_client();
 	c->stage = SMB_STAGE_READY;
 	assert_int_equal(smb_client_set_reconnect(c, 1), 0);
 	c->recon->state = SMB_RECON_DOWN; /* every request parks */
