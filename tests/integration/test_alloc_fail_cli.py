@@ -4,9 +4,11 @@ smbgate_allocfail is the CLI linked with tests/unit/alloc_fail_env.c: SMBGATE_AL
 fails the Nth allocation of the process, SMBGATE_ALLOC_FAIL_REPORT=1 prints the count at exit.
 Each command (ls, get, put, stat: negotiate, NTLMSSP/SPNEGO, session setup, tree connect,
 create, read, write, query directory/info) is run once to count its allocations, then with
-N = 1..K (every N, or a stride that keeps each command near 14 s) and must each time exit by itself with 0 or a
-clean error: a one-line message on stderr, no signal, no sanitizer report (conftest.py turns
-an ASan/UBSan/LSan log into a failure), and no half file under the name a failed put targets.
+N = 1..K (every N, or a stride that keeps each command near 14 s) and must each time exit by
+itself with 0 or a clean error: smbgate's message on stderr, no signal, no sanitizer report
+(conftest.py turns an ASan/UBSan/LSan log into a failure), and no half file under the name a
+failed put targets. Not counted: allocations inside glibc (vasprintf, getline) and shared
+libraries (OpenSSL, json-c, libssh); --wrap reaches only the objects linked into the binary.
 The binary is looked for next to SMBGATE_BIN (build/ or build-asan/).
 """
 
