@@ -524,7 +524,10 @@ size_t sftp_engine_input_room(const struct sftp_engine *e)
 {
 	if (e->fatal || e->shutting)
 		return 0;
-	return e->q_bytes < INPUT_QUEUED ? INPUT_QUEUED - e->q_bytes : 0;
+	/* the packet being assembled counts too: once whole it joins q_bytes, and input would
+	 * then stop at the next packet boundary short of the room promised here */
+	size_t pending = e->q_bytes + e->lenhave + (e->cur ? e->curhave : 0);
+	return pending < INPUT_QUEUED ? INPUT_QUEUED - pending : 0;
 }
 
 static void queue_packet(struct sftp_engine *e)

@@ -1130,6 +1130,44 @@ static void stuck_abort_writes(void *bc)
 
 /* A server that does not answer writes: the client's WRITEs do not all start (each holds
  * its packet); the engine starts about max_buffered worth, then stops taking input. */
+/* Input offered within sftp_engine_input_room() is always taken whole, also when a packet is
+ * half assembled (channel.c pulls exactly the room and treats less as lost input: a 1 GiB
+ * OpenSSH put failed with "sftp input lost"). Nothing is processed, so the queue fills. */
+static void test_input_room_is_honoured(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL, 0, 0);
+	enum { PL = 32768 + 13, N = 200 };
+	size_t total = (size_t)N * (4 + PL), off = 0;
+	uint8_t *s = calloc(1, total);
+	assert_non_null(s);
+	for (int i = 0; i < N; i++) {
+		uint8_t *p = s + (size_t)i * (4 + PL);
+		p[0] = (uint8_t)(PL >> 24);
+		p[1] = (uint8_t)(PL >> 16);
+		p[2] = (uint8_t)(PL >> 8);
+		p[3] = (uint8_t)PL;
+		p[4] = SSH_FXP_WRITE;
+	}
+	int filled = 0;
+	while (off < total) {
+		size_t room = sftp_engine_input_room(r.e);
+		if (room == 0) {
+			filled = 1;
+			break;
+		}
+		size_t want = room < 65536 ? room : 65536;
+		if (want > total - off)
+			want = total - off;
+		assert_int_equal(sftp_engine_input(r.e, s + off, want), want);
+		off += want;
+	}
+	assert_true(filled); /* the cap was reached, with every offer taken whole */
+	free(s);
+	rig_stop(&r);
+}
+
 static void test_writes_count_towards_the_budget(void **state)
 {
 	(void)state;
@@ -1354,6 +1392,7 @@ int main(void)
 	    cmocka_unit_test(test_free_with_work_in_flight),
 	    cmocka_unit_test(test_shutdown_done_callback),
 	    cmocka_unit_test(test_writes_count_towards_the_budget),
+	    cmocka_unit_test(test_input_room_is_honoured),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
