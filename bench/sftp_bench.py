@@ -5,6 +5,7 @@
                                          [--smbgate-b OTHER/smbgate [--name-b smbgate-old]]
                                          [--ciphers chacha20-poly1305@openssh.com,aes128-gcm@openssh.com]
                                          [--only smbgate,rclone,sshd] [--tests small-up,small-down]
+                                         [--server-logs DIR]
 
 Starts the test rig's Samba (tests/rig/samba.py) on tmpfs and three SFTP servers on loopback:
   smbgate   `smbgate serve sftp` over the share (smb://)
@@ -105,6 +106,12 @@ class Peer:
         self.cpu_pids = []    # the server processes whose CPU is charged to this peer
 
 
+def why(r, extra=""):
+    """What a failed client command said: exit status, tails of stderr and stdout."""
+    said = " | ".join(x.strip()[-200:] for x in (r.stderr, r.stdout) if x and x.strip())
+    return f"FAILED (exit {r.returncode}{extra}) {said}"
+
+
 def child_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -125,6 +132,8 @@ def main():
                     help="servers to run (comma-separated)")
     ap.add_argument("--tests", default=",".join(TESTS),
                     help="tests to run (comma-separated): " + ",".join(TESTS))
+    ap.add_argument("--server-logs", help="keep the stderr of the smbgate and rclone servers "
+                    "in this folder (smbgate with -v: its access log)")
     ap.add_argument("--results", help="JSON results file (default "
                     "bench/results-sftp-DATE.json)")
     args = ap.parse_args()
@@ -191,23 +200,31 @@ def main():
 
         peers = {}
         sshd_pid = None  # sshd forks per connection: its listener's cutime/cstime count
+        logs = Path(args.server_logs) if args.server_logs else None
+        if logs:
+            logs.mkdir(parents=True, exist_ok=True)
+
+        def log_to(what):
+            return open(logs / f"{what}.log", "ab") if logs else subprocess.DEVNULL
+
+        verbose = ["-v"] if logs else []
         builds = [("smbgate", args.smbgate)] if "smbgate" in only else []
         if args.smbgate_b:
             builds.append((args.name_b, args.smbgate_b))
         for gname, gbin in builds:
             port = free_port()
-            p = subprocess.Popen([gbin, "serve", "sftp", "--addr", f"127.0.0.1:{port}",
-                                  "--authorized-keys", str(authkeys), "--key", str(hostkey),
-                                  samba.url("plain")], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+            p = subprocess.Popen([gbin, "serve", "sftp", *verbose, "--addr",
+                                  f"127.0.0.1:{port}", "--authorized-keys", str(authkeys),
+                                  "--key", str(hostkey), samba.url("plain")],
+                                 stdout=subprocess.DEVNULL, stderr=log_to(gname))
             procs.append(p)
             wait_port(port, p, gname)
             # the 10,000-file listing: a second server on the `big` share
             port2 = free_port()
-            p2 = subprocess.Popen([gbin, "serve", "sftp", "--addr",
+            p2 = subprocess.Popen([gbin, "serve", "sftp", *verbose, "--addr",
                                    f"127.0.0.1:{port2}", "--authorized-keys", str(authkeys),
                                    "--key", str(hostkey), samba.url("big")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=log_to(f"{gname}-big"))
             procs.append(p2)
             wait_port(port2, p2, f"{gname} (big)")
             peers[gname] = (Peer(gname, port, p, "/bench", "small", "/", str(key)),
@@ -226,7 +243,7 @@ def main():
                 p = subprocess.Popen(["rclone", "serve", "sftp", f"s:{sh}", "--addr",
                                       f"127.0.0.1:{port}", "--authorized-keys", str(authkeys),
                                       "--key", str(hostkey)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=log_to(f"rclone-{sh}"))
                 procs.append(p)
                 wait_port(port, p, "rclone")
                 pair.append(Peer("rclone", port, p, "/bench" if sh == "plain" else "/", "",
@@ -314,7 +331,7 @@ def main():
                             pp)
             ok = r.returncode == 0
             record("get", name, cipher, secs if ok else None)
-            print(f"{tag} get {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            print(f"{tag} get {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
 
         def test_put(run, cipher, name, pp, pbig, tag):
@@ -326,7 +343,11 @@ def main():
             if ok and run == 0:
                 ok = sha256(target) == big_sha
             record("put", name, cipher, secs if ok else None)
-            print(f"{tag} put {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            if not ok:  # what the server left: the target, a temporary beside it
+                left = [f"{q.name} {q.stat().st_size}" for q in target.parent.iterdir()
+                        if f"up-{run}-{cs}" in q.name]
+                print(f"{tag} put left {left or 'nothing'}", flush=True)
+            print(f"{tag} put {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
             if target.exists():
                 target.unlink()
@@ -347,7 +368,7 @@ def main():
             ok = r.returncode == 0 and tdir.exists() and \
                 len(list(tdir.iterdir())) == SMALL_FILES
             record("small-up", name, cipher, secs if ok else None)
-            print(f"{tag} small-up {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            print(f"{tag} small-up {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
             shutil.rmtree(tdir, ignore_errors=True)
 
@@ -360,7 +381,7 @@ def main():
             got = list((down / "small").iterdir()) if (down / "small").exists() else []
             ok = r.returncode == 0 and len(got) == SMALL_FILES
             record("small-down", name, cipher, secs if ok else None)
-            print(f"{tag} small-down {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            print(f"{tag} small-down {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
             shutil.rmtree(down, ignore_errors=True)
 
