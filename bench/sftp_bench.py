@@ -471,10 +471,11 @@ def main():
                     return f"{v:.2f} s"
                 cells = [fig(lo), fig(mid)]
                 if failed:
-                    cells[1] += f" FAILED {failed} of {args.runs}"
+                    cells[1] += f" FAILED in {failed} of {args.runs} runs (figures: the rest)"
                 cells += [f"{cpu[k] / per:.2f}" if k in cpu else "-"
                           for k in ("client", "server", "smbd")]
-                if p != "smbgate" and base and base[0] and lo:
+                # a ratio only between complete sets of runs
+                if p != "smbgate" and base and base[0] and not base[2] and lo and not failed:
                     cells.append(f"{lo / base[0]:.2f}x / {mid / base[1]:.2f}x")
                 else:
                     cells.append("-")
