@@ -2,8 +2,10 @@
 """`smbgate serve sftp` against its peers, in one run (issue 3, "Speed").
 
     /usr/bin/python3 bench/sftp_bench.py [--runs 3] [--size-mib 1024] [--smbgate build/smbgate]
+                                         [--smbgate-b OTHER/smbgate [--name-b smbgate-old]]
                                          [--ciphers chacha20-poly1305@openssh.com,aes128-gcm@openssh.com]
                                          [--only smbgate,rclone,sshd] [--tests small-up,small-down]
+                                         [--server-logs DIR]
 
 Starts the test rig's Samba (tests/rig/samba.py) on tmpfs and three SFTP servers on loopback:
   smbgate   `smbgate serve sftp` over the share (smb://)
@@ -18,10 +20,16 @@ and drives each with the same client, OpenSSH's sftp/ssh (key login), for each c
             on the local file is measured alongside
   rss       peak RSS of the smbgate and rclone server processes (VmHWM) over the run
 --tests picks some of get,put,ls,small-up,small-down,md5sum (default: all); the 1 GiB files
-are made only when a test needs them. Medians of --runs runs. Every transfer is checked (size
-every run, SHA-256 on the first), so a broken server cannot post a fast figure; a failing step
-prints FAILED and the run goes on. MB/s is 10^6 bytes/s. Results go to
-bench/results-sftp-<date>.json (or --results FILE).
+are made only when a test needs them. --smbgate-b serves a second smbgate build beside the
+first (as --name-b, default smbgate-old); all servers take turns run by run, so a noisy
+moment of this shared VM hits them alike. The table gives the minimum and the median of
+--runs runs (the minimum is the least disturbed figure) and the median CPU seconds of each
+side, from /proc and rusage, per GiB for get/put and per run otherwise: the sftp client
+(sftp + its ssh, RUSAGE_CHILDREN), the server (smbgate/rclone process; sshd: its listener and
+reaped children) and smbd (all the rig's processes, reaped children included). Every transfer
+is checked (size every run, SHA-256 on the first), so a broken server cannot post a fast
+figure; a failing step prints FAILED and the run goes on. MB/s is 10^6 bytes/s. Results, every
+run included, go to bench/results-sftp-<date>.json (or --results FILE).
 """
 
 import argparse
@@ -31,6 +39,7 @@ import json
 import os
 import platform
 import pwd
+import resource
 import shutil
 import socket
 import statistics
@@ -44,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "rig"))
 from samba import SambaServer  # noqa: E402
 
-from common import sha256, write_random  # noqa: E402
+from common import cpu_seconds, sha256, write_random  # noqa: E402
 
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
@@ -94,12 +103,18 @@ class Peer:
         self.big_dir = big_dir
         self.key = key
         self.login = "bench"
+        self.cpu_pids = []    # the server processes whose CPU is charged to this peer
 
 
-def timed(fn):
-    t0 = time.monotonic()
-    ok = fn()
-    return time.monotonic() - t0, ok
+def why(r, extra=""):
+    """What a failed client command said: exit status, tails of stderr and stdout."""
+    said = " | ".join(x.strip()[-200:] for x in (r.stderr, r.stdout) if x and x.strip())
+    return f"FAILED (exit {r.returncode}{extra}) {said}"
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def main():
@@ -108,12 +123,17 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--smbgate", default=str(REPO / "build" / "smbgate"))
+    ap.add_argument("--smbgate-b", help="a second smbgate binary, served beside the first")
+    ap.add_argument("--name-b", default="smbgate-old",
+                    help="server name of --smbgate-b in the table (default smbgate-old)")
     ap.add_argument("--ciphers",
                     default="chacha20-poly1305@openssh.com,aes128-gcm@openssh.com")
     ap.add_argument("--only", default="smbgate,rclone,sshd",
                     help="servers to run (comma-separated)")
     ap.add_argument("--tests", default=",".join(TESTS),
                     help="tests to run (comma-separated): " + ",".join(TESTS))
+    ap.add_argument("--server-logs", help="keep the stderr of the smbgate and rclone servers "
+                    "in this folder (smbgate with -v: its access log)")
     ap.add_argument("--results", help="JSON results file (default "
                     "bench/results-sftp-DATE.json)")
     args = ap.parse_args()
@@ -125,10 +145,15 @@ def main():
     size = args.size_mib * 1024 * 1024
     ciphers = args.ciphers.split(",")
     only = set(args.only.split(","))
+    if args.smbgate_b:
+        if args.name_b in ("smbgate", "rclone", "sshd", "coreutils"):
+            ap.error(f"--name-b: {args.name_b} is taken")
+        only.add(args.name_b)
     work = Path(tempfile.mkdtemp(prefix="sftp-bench-", dir="/dev/shm"))
     results = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
                "host": platform.node(), "cpus": os.cpu_count(), "size": size,
-               "runs": args.runs, "tests": {}}
+               "runs": args.runs, "smbgate": args.smbgate, "smbgate_b": args.smbgate_b,
+               "name_b": args.name_b if args.smbgate_b else None, "tests": {}}
     procs = []
     samba = None
     try:
@@ -174,24 +199,36 @@ def main():
             shutil.copytree(samba.share_path("big"), sroot / "big")
 
         peers = {}
-        if "smbgate" in only:
+        sshd_pid = None  # sshd forks per connection: its listener's cutime/cstime count
+        logs = Path(args.server_logs) if args.server_logs else None
+        if logs:
+            logs.mkdir(parents=True, exist_ok=True)
+
+        def log_to(what):
+            return open(logs / f"{what}.log", "ab") if logs else subprocess.DEVNULL
+
+        verbose = ["-v"] if logs else []
+        builds = [("smbgate", args.smbgate)] if "smbgate" in only else []
+        if args.smbgate_b:
+            builds.append((args.name_b, args.smbgate_b))
+        for gname, gbin in builds:
             port = free_port()
-            p = subprocess.Popen([args.smbgate, "serve", "sftp", "--addr", f"127.0.0.1:{port}",
-                                  "--authorized-keys", str(authkeys), "--key", str(hostkey),
-                                  samba.url("plain")], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+            p = subprocess.Popen([gbin, "serve", "sftp", *verbose, "--addr",
+                                  f"127.0.0.1:{port}", "--authorized-keys", str(authkeys),
+                                  "--key", str(hostkey), samba.url("plain")],
+                                 stdout=subprocess.DEVNULL, stderr=log_to(gname))
             procs.append(p)
-            wait_port(port, p, "smbgate")
+            wait_port(port, p, gname)
             # the 10,000-file listing: a second server on the `big` share
             port2 = free_port()
-            p2 = subprocess.Popen([args.smbgate, "serve", "sftp", "--addr",
+            p2 = subprocess.Popen([gbin, "serve", "sftp", *verbose, "--addr",
                                    f"127.0.0.1:{port2}", "--authorized-keys", str(authkeys),
                                    "--key", str(hostkey), samba.url("big")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=log_to(f"{gname}-big"))
             procs.append(p2)
-            wait_port(port2, p2, "smbgate (big)")
-            peers["smbgate"] = (Peer("smbgate", port, p, "/bench", "small", "/", str(key)),
-                                Peer("smbgate", port2, p2, "/", "", "/", str(key)))
+            wait_port(port2, p2, f"{gname} (big)")
+            peers[gname] = (Peer(gname, port, p, "/bench", "small", "/", str(key)),
+                            Peer(gname, port2, p2, "/", "", "/", str(key)))
         if "rclone" in only:
             conf = work / "rclone.conf"
             obscured = subprocess.run(["rclone", "obscure", samba.password],
@@ -206,7 +243,7 @@ def main():
                 p = subprocess.Popen(["rclone", "serve", "sftp", f"s:{sh}", "--addr",
                                       f"127.0.0.1:{port}", "--authorized-keys", str(authkeys),
                                       "--key", str(hostkey)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=log_to(f"rclone-{sh}"))
                 procs.append(p)
                 wait_port(port, p, "rclone")
                 pair.append(Peer("rclone", port, p, "/bench" if sh == "plain" else "/", "",
@@ -224,24 +261,41 @@ def main():
                                   str(work / "sshd.log")])
             procs.append(p)
             wait_port(port, p, "sshd")
+            sshd_pid = p.pid
             peers["sshd"] = (Peer("sshd", port, None, str(sroot / "bench"), "", "/", str(key)),
                              Peer("sshd", port, None, str(sroot / "big"), "", "/", str(key)))
 
         tests = results["tests"]
+        last_cpu = {}  # CPU seconds of the last timed() call, recorded with its run
 
         def record(name, peer, cipher, secs, extra=None):
             key_ = f"{name}|{peer}|{cipher}"
             tests.setdefault(key_, {"name": name, "peer": peer, "cipher": cipher,
-                                    "runs": []})
+                                    "runs": [], "cpu": []})
             tests[key_]["runs"].append(secs)
+            tests[key_]["cpu"].append(dict(last_cpu) if secs is not None else None)
+            last_cpu.clear()
             if extra:
                 tests[key_].update(extra)
+
+        def timed(fn, peer):
+            """Runs fn (one client command) and keeps the CPU seconds it cost each side."""
+            last_cpu.clear()
+            c0, s0, m0 = child_cpu(), cpu_seconds(peer.cpu_pids), cpu_seconds(samba.pids())
+            t0 = time.monotonic()
+            r = fn()
+            secs = time.monotonic() - t0
+            last_cpu.update(client=round(child_cpu() - c0, 3),
+                            server=round(cpu_seconds(peer.cpu_pids) - s0, 3),
+                            smbd=round(cpu_seconds(samba.pids()) - m0, 3))
+            return secs, r
 
         # the login user: root for sshd (the data is root's); the others take any user
         for name, (pp, pbig) in peers.items():
             login = "root" if name == "sshd" else "bench"
             for peer in (pp, pbig):
                 peer.login = login
+                peer.cpu_pids = [peer.proc.pid] if peer.proc else [sshd_pid]
 
         def sftp(peer, commands, cipher):
             with tempfile.NamedTemporaryFile("w", suffix=".sftp", delete=False) as f:
@@ -273,29 +327,34 @@ def main():
                     print(f"{tag} get FAILED the content check {r.stderr[-200:]}", flush=True)
                     record("get", name, cipher, None)
                     return
-            secs, r = timed(lambda: sftp(pp, [f"get {pp.root}/big.bin /dev/null"], cipher))
+            secs, r = timed(lambda: sftp(pp, [f"get {pp.root}/big.bin /dev/null"], cipher),
+                            pp)
             ok = r.returncode == 0
             record("get", name, cipher, secs if ok else None)
-            print(f"{tag} get {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            print(f"{tag} get {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
 
         def test_put(run, cipher, name, pp, pbig, tag):
             cs = cipher.split("@")[0].split("-")[0]
             up = f"{pp.root}/up-{run}-{cs}.bin"
-            secs, r = timed(lambda: sftp(pp, [f"put {local}/big.bin {up}"], cipher))
+            secs, r = timed(lambda: sftp(pp, [f"put {local}/big.bin {up}"], cipher), pp)
             target = (sroot / "bench" if name == "sshd" else area) / f"up-{run}-{cs}.bin"
             ok = r.returncode == 0 and target.exists() and target.stat().st_size == size
             if ok and run == 0:
                 ok = sha256(target) == big_sha
             record("put", name, cipher, secs if ok else None)
-            print(f"{tag} put {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            if not ok:  # what the server left: the target, a temporary beside it
+                left = [f"{q.name} {q.stat().st_size}" for q in target.parent.iterdir()
+                        if f"up-{run}-{cs}" in q.name]
+                print(f"{tag} put left {left or 'nothing'}", flush=True)
+            print(f"{tag} put {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
             if target.exists():
                 target.unlink()
 
         def test_ls(run, cipher, name, pp, pbig, tag):
             # ls of 10,000 entries
-            secs, r = timed(lambda: sftp(pbig, [f"ls -l {pbig.root}"], cipher))
+            secs, r = timed(lambda: sftp(pbig, [f"ls -l {pbig.root}"], cipher), pbig)
             n = sum(1 for line in r.stdout.splitlines() if "small-" in line)
             ok = r.returncode == 0 and n >= 10000
             record("ls", name, cipher, secs if ok else None)
@@ -304,12 +363,12 @@ def main():
         def test_small_up(run, cipher, name, pp, pbig, tag):
             cs = cipher.split("@")[0].split("-")[0]
             dst = f"{pp.root}/up-small-{run}-{cs}"
-            secs, r = timed(lambda: sftp(pp, [f"put -r {local}/small/ {dst}"], cipher))
+            secs, r = timed(lambda: sftp(pp, [f"put -r {local}/small/ {dst}"], cipher), pp)
             tdir = (sroot / "bench" if name == "sshd" else area) / f"up-small-{run}-{cs}"
             ok = r.returncode == 0 and tdir.exists() and \
                 len(list(tdir.iterdir())) == SMALL_FILES
             record("small-up", name, cipher, secs if ok else None)
-            print(f"{tag} small-up {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            print(f"{tag} small-up {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
             shutil.rmtree(tdir, ignore_errors=True)
 
@@ -317,16 +376,17 @@ def main():
             down = work / "down-small"
             shutil.rmtree(down, ignore_errors=True)
             down.mkdir()
-            secs, r = timed(lambda: sftp(pp, [f"get -r {pp.root}/small {down}/"], cipher))
+            secs, r = timed(lambda: sftp(pp, [f"get -r {pp.root}/small {down}/"], cipher),
+                            pp)
             got = list((down / "small").iterdir()) if (down / "small").exists() else []
             ok = r.returncode == 0 and len(got) == SMALL_FILES
             record("small-down", name, cipher, secs if ok else None)
-            print(f"{tag} small-down {secs:.2f}s {'ok' if ok else 'FAILED ' + r.stderr[-200:]}",
+            print(f"{tag} small-down {secs:.2f}s {'ok' if ok else why(r)}",
                   flush=True)
             shutil.rmtree(down, ignore_errors=True)
 
         def test_md5sum(run, cipher, name, pp, pbig, tag):
-            secs, r = timed(lambda: ssh(pp, f"md5sum {pp.root}/big.bin", cipher))
+            secs, r = timed(lambda: ssh(pp, f"md5sum {pp.root}/big.bin", cipher), pp)
             digest = hashlib.md5((area / "big.bin").read_bytes()).hexdigest() \
                 if run == 0 and cipher == ciphers[0] and name == list(peers)[0] else None
             ok = r.returncode == 0 and len(r.stdout.split()) >= 1 and \
@@ -349,8 +409,9 @@ def main():
                             test_fns[t](run, cipher, name, pp, pbig, tag)
             if "md5sum" in want:
                 # coreutils md5sum on the same machine, the reference for the md5sum target
-                secs, r = timed(lambda: subprocess.run(["md5sum", str(local / "big.bin")],
-                                                       capture_output=True))
+                t0 = time.monotonic()
+                subprocess.run(["md5sum", str(local / "big.bin")], capture_output=True)
+                secs = time.monotonic() - t0
                 record("md5sum", "coreutils", "-", secs)
         for name, (pp, pbig) in peers.items():
             if pp.proc:
@@ -369,45 +430,60 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     # ---- the table ----
-    def med(name, peer, cipher):
+    gib = size / (1 << 30)
+
+    def stats(name, peer, cipher):
+        """(min, median, failed runs, median CPU {side: s}) of one test, or None."""
         t = results["tests"].get(f"{name}|{peer}|{cipher}")
         if not t:
             return None
         runs = [x for x in t["runs"] if x is not None]
-        if len(runs) < len(t["runs"]) or not runs:
-            return None
-        return statistics.median(runs)
+        cpus = [c for c in t.get("cpu", []) if c]
+        cpu = {k: statistics.median(c[k] for c in cpus) for k in ("client", "server", "smbd")
+               if cpus and all(k in c for c in cpus)}
+        if not runs:
+            return None, None, len(t["runs"]), cpu
+        return min(runs), statistics.median(runs), len(t["runs"]) - len(runs), cpu
 
     lines = []
-    peer_names = [p for p in ("smbgate", "rclone", "sshd") if p in only]
+    peer_names = [p for p in ("smbgate", args.name_b, "rclone", "sshd") if p in only]
     for cipher in ciphers:
-        lines.append(f"\ncipher {cipher} (median of {args.runs}; MB/s = 10^6 B/s)")
-        lines.append("| test | " + " | ".join(peer_names) +
-                     " | smbgate/rclone | smbgate/sshd |")
-        lines.append("|---" * (len(peer_names) + 3) + "|")
+        lines.append(f"\ncipher {cipher}: min and median of {args.runs} alternating runs "
+                     "(MB/s = 10^6 B/s); CPU = median CPU seconds "
+                     "per GiB (get/put) or per run (others)")
+        lines.append("| test | server | min | median | CPU client | CPU server | CPU smbd "
+                     "| smbgate faster by (min / median) |")
+        lines.append("|---" * 8 + "|")
         for name in (t for t in TESTS if t in want):
-            cells = []
-            vals = {}
+            base = stats(name, "smbgate", cipher)
             for p in peer_names:
-                v = med(name, p, cipher)
-                vals[p] = v
-                if v is None:
-                    cells.append("FAILED")
-                elif name in ("get", "put", "md5sum"):
-                    cells.append(f"{size / v / 1e6:.0f} MB/s ({v:.2f} s)")
-                else:
-                    cells.append(f"{v:.2f} s")
+                st = stats(name, p, cipher)
+                if st is None:
+                    continue
+                lo, mid, failed, cpu = st
+                per = gib if name in ("get", "put") else 1
 
-            def ratio(a, b):
-                if vals.get(a) and vals.get(b):
-                    return f"{vals[b] / vals[a]:.2f}x"
-                return "-"
-            lines.append(f"| {name} | " + " | ".join(cells) +
-                         f" | {ratio('smbgate', 'rclone')} | {ratio('smbgate', 'sshd')} |")
-    cu = med("md5sum", "coreutils", "-")
-    if cu:
-        lines.append(f"\ncoreutils md5sum of the local file: {size / cu / 1e6:.0f} MB/s "
-                     f"({cu:.2f} s)")
+                def fig(v):
+                    if v is None:
+                        return "-"
+                    if name in ("get", "put", "md5sum"):
+                        return f"{size / v / 1e6:.0f} MB/s ({v:.2f} s)"
+                    return f"{v:.2f} s"
+                cells = [fig(lo), fig(mid)]
+                if failed:
+                    cells[1] += f" FAILED in {failed} of {args.runs} runs (figures: the rest)"
+                cells += [f"{cpu[k] / per:.2f}" if k in cpu else "-"
+                          for k in ("client", "server", "smbd")]
+                # a ratio only between complete sets of runs
+                if p != "smbgate" and base and base[0] and not base[2] and lo and not failed:
+                    cells.append(f"{lo / base[0]:.2f}x / {mid / base[1]:.2f}x")
+                else:
+                    cells.append("-")
+                lines.append(f"| {name} | {p} | " + " | ".join(cells) + " |")
+    cu = stats("md5sum", "coreutils", "-")
+    if cu and cu[1]:
+        lines.append(f"\ncoreutils md5sum of the local file: {size / cu[1] / 1e6:.0f} MB/s "
+                     f"({cu[1]:.2f} s)")
     if results.get("rss_kib"):
         lines.append("peak server RSS: " + ", ".join(
             f"{k} {v / 1024:.1f} MiB" for k, v in results["rss_kib"].items()))
