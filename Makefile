@@ -17,7 +17,7 @@ DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev clang-format \
 	samba smbclient samba-common-bin \
 	python3 python3-pytest python3-pytest-timeout python3-paramiko python3-impacket \
 	openssh-server openssh-client openssh-sftp-server sshpass rclone curl procps iproute2 \
-	hyperfine time
+	hyperfine time sshfs fuse3 haproxy scdoc libmicrohttpd-dev python3-prometheus-client
 
 FORMAT_DIRS := src include tests/unit tests/fuzz
 
